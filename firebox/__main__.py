@@ -1,0 +1,3 @@
+from firebox.cli.main import main
+
+raise SystemExit(main())

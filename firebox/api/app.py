@@ -1,0 +1,84 @@
+"""The ASGI application: routes, the request-id middleware and error handling.
+
+Middleware, outermost first:
+
+1. `RequestIdMiddleware`: gives every request an id, sends it back as `x-amzn-RequestId` on every response
+   (errors included), and turns anything unexpected into a `ServiceException` response.
+2. Starlette's exception middleware: `FireboxError` → AWS error response; unknown paths and methods →
+   `UnknownOperationException`.
+3. The router: one module per resource family in `firebox.api.routes`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from firebox.api.errors import error_response, unexpected_error_response
+from firebox.api.routes import account, functions, system, tags
+from firebox.control.functions import FunctionService
+from firebox.errors import FireboxError, UnknownOperationException
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the API calls into; composed by `firebox.server`."""
+
+    functions: FunctionService
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-amzn-requestid", request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_error_response(exc, request_id)(scope, receive, send_with_id)
+
+
+async def _firebox_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FireboxError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(
+        UnknownOperationException(f"No Lambda operation matches {request.method} {request.url.path}")
+    )
+
+
+def build_app(services: Services) -> Starlette:
+    app = Starlette(
+        routes=[*functions.routes, *tags.routes, *account.routes, *system.routes],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
+    )
+    app.state.services = services
+    return app

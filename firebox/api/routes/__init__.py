@@ -1,0 +1,1 @@
+"""One module per resource family of the Lambda API."""

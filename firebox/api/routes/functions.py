@@ -1,0 +1,158 @@
+"""Functions: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions, UpdateFunctionCode,
+UpdateFunctionConfiguration, DeleteFunction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from firebox.api import shapes
+from firebox.api.http import CODE_BODY_LIMIT, decode_zip, empty_response, int_param, json_body, json_response
+from firebox.control.functions import FunctionService
+from firebox.errors import InvalidParameterValueException, ValidationException
+from firebox.models.function import FunctionConfig
+from firebox.models.requests import CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration
+
+PREFIX = "/2015-03-31/functions"
+LIST_PAGE_MAX = 50
+"""Lambda returns at most 50 functions per ListFunctions page, whatever MaxItems asks for."""
+
+
+def _service(request: Request) -> FunctionService:
+    service: FunctionService = request.app.state.services.functions
+    return service
+
+
+def _configuration(service: FunctionService, config: FunctionConfig, *, listing: bool = False) -> dict[str, Any]:
+    return shapes.function_configuration(config, service.arn(config.name), listing=listing)
+
+
+def _zip_from(body: dict[str, Any]) -> bytes:
+    """The archive of a Code structure or an UpdateFunctionCode body."""
+    if body.get("ZipFile") is not None:
+        return decode_zip(body["ZipFile"])
+    if body.get("ImageUri"):
+        raise InvalidParameterValueException(
+            "Firebox runs Zip packages only: PackageType Image is not supported. Upload a zip archive as ZipFile."
+        )
+    if body.get("S3Bucket") or body.get("S3Key"):
+        raise InvalidParameterValueException(
+            "Firebox does not read code from S3: upload the zip archive inline as ZipFile "
+            "(aws lambda ... --zip-file fileb://function.zip)."
+        )
+    raise InvalidParameterValueException("Please provide a source for function code.")
+
+
+async def create_function(request: Request) -> Response:
+    body = await json_body(request, "CreateFunction", CODE_BODY_LIMIT)
+    service = _service(request)
+    command = CreateFunction(
+        name=body["FunctionName"],
+        zip_file=_zip_from(body["Code"]),
+        changes=shapes.config_changes(body),
+        tags=body.get("Tags") or {},
+    )
+    config = await service.create(command)
+    return json_response(_configuration(service, config), status=201)
+
+
+async def get_function(request: Request) -> Response:
+    service = _service(request)
+    function = await service.get(request.path_params["name"], request.query_params.get("Qualifier"))
+    config = function.latest
+    doc: dict[str, Any] = {
+        "Configuration": _configuration(service, config),
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": f"{request.base_url}firebox/code/{config.code.sha256}.zip",
+        },
+    }
+    if function.tags:
+        doc["Tags"] = dict(function.tags)
+    if function.reserved_concurrency is not None:
+        doc["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+    return json_response(doc)
+
+
+async def get_function_configuration(request: Request) -> Response:
+    service = _service(request)
+    function = await service.get(request.path_params["name"], request.query_params.get("Qualifier"))
+    return json_response(_configuration(service, function.latest))
+
+
+async def list_functions(request: Request) -> Response:
+    service = _service(request)
+    version = request.query_params.get("FunctionVersion")
+    if version is not None and version != "ALL":
+        raise ValidationException.of([(version, "functionVersion", "Member must satisfy enum value set: [ALL]")])
+    limit = min(int_param(request, "MaxItems", 1, 10000) or LIST_PAGE_MAX, LIST_PAGE_MAX)
+    after = _decode_marker(request.query_params.get("Marker"))
+    configs = await service.list(after, limit + 1)
+    doc: dict[str, Any] = {"Functions": [_configuration(service, c, listing=True) for c in configs[:limit]]}
+    if len(configs) > limit:
+        doc["NextMarker"] = _encode_marker(configs[limit - 1].name)
+    return json_response(doc)
+
+
+def _encode_marker(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, ValueError):
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
+
+
+async def update_function_configuration(request: Request) -> Response:
+    body = await json_body(request, "UpdateFunctionConfiguration")
+    service = _service(request)
+    command = UpdateFunctionConfiguration(
+        function=request.path_params["name"],
+        changes=shapes.config_changes(body),
+        revision_id=body.get("RevisionId"),
+    )
+    config = await service.update_configuration(command)
+    return json_response(_configuration(service, config))
+
+
+async def update_function_code(request: Request) -> Response:
+    body = await json_body(request, "UpdateFunctionCode", CODE_BODY_LIMIT)
+    service = _service(request)
+    if body.get("Publish"):
+        raise InvalidParameterValueException("Publishing versions is not supported by this Firebox version yet.")
+    architectures = body.get("Architectures")
+    command = UpdateFunctionCode(
+        function=request.path_params["name"],
+        zip_file=_zip_from(body),
+        architectures=tuple(architectures) if architectures is not None else None,
+        dry_run=bool(body.get("DryRun")),
+        revision_id=body.get("RevisionId"),
+    )
+    config = await service.update_code(command)
+    return json_response(_configuration(service, config))
+
+
+async def delete_function(request: Request) -> Response:
+    await _service(request).delete(request.path_params["name"], request.query_params.get("Qualifier"))
+    return empty_response(204)
+
+
+routes = [
+    Route(PREFIX, create_function, methods=["POST"]),
+    Route(PREFIX, list_functions, methods=["GET"]),
+    Route(PREFIX + "/", list_functions, methods=["GET"]),
+    Route(PREFIX + "/{name}", get_function, methods=["GET"]),
+    Route(PREFIX + "/{name}", delete_function, methods=["DELETE"]),
+    Route(PREFIX + "/{name}/configuration", get_function_configuration, methods=["GET"]),
+    Route(PREFIX + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
+    Route(PREFIX + "/{name}/code", update_function_code, methods=["PUT"]),
+]

@@ -1,0 +1,43 @@
+"""Firebox's own endpoints: `/health` and code archive downloads (GetFunction's Code.Location)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from firebox import __version__
+from firebox.api.http import json_response
+from firebox.control.functions import FunctionService
+from firebox.errors import ResourceNotFoundException
+
+log = logging.getLogger("firebox.api")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+async def health(request: Request) -> Response:
+    service: FunctionService = request.app.state.services.functions
+    try:
+        store = await service.health()
+    except Exception as exc:  # the point of /health is to say so rather than fail
+        log.error("store health check failed", exc_info=exc)
+        return json_response({"status": "unavailable", "version": __version__, "store": {"ok": False}}, status=503)
+    return json_response({"status": "ok", "version": __version__, "store": {"ok": True, **store}})
+
+
+async def download_code(request: Request) -> Response:
+    service: FunctionService = request.app.state.services.functions
+    sha256 = request.path_params["sha256"]
+    path = service.code_files.archive_path(sha256) if _SHA256.fullmatch(sha256) else None
+    if path is None or not path.is_file():
+        raise ResourceNotFoundException("The code archive does not exist.")
+    return FileResponse(path, media_type="application/zip")
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
+]

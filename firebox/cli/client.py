@@ -1,0 +1,138 @@
+"""Client commands: they drive a running server through the Lambda API with boto3, like any other client."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+SETTLE_TIMEOUT = 60.0
+SETTLE_POLL = 0.05
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class CommandError(Exception):
+    """A command that failed for a reason the user should read; printed without a traceback."""
+
+
+def connect(endpoint_url: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint_url,
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "firebox"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "firebox"),
+        config=Config(retries={"max_attempts": 1}, read_timeout=900),
+    )
+
+
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise CommandError(f"{error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def print_functions(lam: Any) -> None:
+    with _api_errors():
+        rows = [
+            (f["FunctionName"], f["Runtime"], str(f["MemorySize"]), str(f["Timeout"]), f["LastModified"])
+            for page in lam.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+        ]
+    header = ("NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def delete_function(lam: Any, name: str) -> None:
+    with _api_errors():
+        lam.delete_function(FunctionName=name)
+    print(f"deleted {name}")
+
+
+def zip_source(source: Path) -> bytes:
+    """The archive to upload: a zip file as it is, or a directory zipped reproducibly (same files, same bytes)."""
+    if source.is_file():
+        return source.read_bytes()
+    if not source.is_dir():
+        raise CommandError(f"{source} is neither a directory nor a zip file")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), _FIXED_ZIP_TIME)
+            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def deploy(lam: Any, args: argparse.Namespace) -> None:
+    code = zip_source(Path(args.source))
+    settings: dict[str, Any] = {"Handler": args.handler, "Runtime": args.runtime}
+    if args.memory is not None:
+        settings["MemorySize"] = args.memory
+    if args.timeout is not None:
+        settings["Timeout"] = args.timeout
+    if args.env:
+        pairs = [item.split("=", 1) for item in args.env]
+        if any(len(pair) != 2 for pair in pairs):
+            raise CommandError("--env takes KEY=VALUE")
+        settings["Environment"] = {"Variables": dict(pairs)}
+    with _api_errors():
+        try:
+            lam.get_function_configuration(FunctionName=args.name)
+            exists = True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            exists = False
+        if exists:
+            lam.update_function_code(FunctionName=args.name, ZipFile=code)
+            _wait(lam, args.name, _updated)
+            config = lam.update_function_configuration(FunctionName=args.name, **settings)
+            config = _wait(lam, args.name, _updated)
+            verb = "updated"
+        else:
+            lam.create_function(FunctionName=args.name, Role=args.role, Code={"ZipFile": code}, **settings)
+            config = _wait(lam, args.name, _active)
+            verb = "created"
+    print(f"{verb} {config['FunctionArn']} ({config['CodeSize']} bytes, sha256 {config['CodeSha256']})")
+
+
+def _active(config: dict[str, Any]) -> bool | None:
+    return {"Active": True, "Failed": False}.get(config.get("State", ""))
+
+
+def _updated(config: dict[str, Any]) -> bool | None:
+    return {"Successful": True, "Failed": False}.get(config.get("LastUpdateStatus", ""))
+
+
+def _wait(lam: Any, name: str, done: Callable[[dict[str, Any]], bool | None]) -> dict[str, Any]:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        config: dict[str, Any] = lam.get_function_configuration(FunctionName=name)
+        outcome = done(config)
+        if outcome is True:
+            return config
+        if outcome is False:
+            reason = config.get("StateReason") or config.get("LastUpdateStatusReason")
+            raise CommandError(f"{name} failed: {reason}")
+        if time.monotonic() > deadline:
+            raise CommandError(f"{name} did not settle within {SETTLE_TIMEOUT:.0f} s")
+        time.sleep(SETTLE_POLL)

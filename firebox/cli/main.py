@@ -1,0 +1,103 @@
+"""The `firebox` command.
+
+`firebox serve` runs the server in this process; every other command is a client of a running server and talks to
+it over HTTP only, through the same Lambda API that boto3 and the AWS CLI use (`--endpoint-url`, or
+`FIREBOX_ENDPOINT`, default http://127.0.0.1:9009).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:9009"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="firebox", description="A self-hosted serverless platform.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the Firebox server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 9009)")
+    serve.add_argument("--data-dir", help="where state is kept (default ./.firebox)")
+    serve.add_argument("--config", help="TOML config file (also FIREBOX_CONFIG)")
+    serve.add_argument("--region", help="region in ARNs (default us-east-1)")
+    serve.add_argument("--account-id", help="account id in ARNs (default 000000000000)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--unsafe-public-bind-without-auth",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --host although the API has no authentication",
+    )
+
+    def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--endpoint-url", default=os.environ.get("FIREBOX_ENDPOINT", DEFAULT_ENDPOINT))
+        return sub
+
+    functions = client_command("functions", "list or delete functions")
+    action = functions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    action.add_parser("list", help="list functions")
+    delete = action.add_parser("delete", help="delete a function")
+    delete.add_argument("name")
+
+    deploy = client_command("deploy", "create or update a function from a directory or zip file")
+    deploy.add_argument("source", metavar="DIR_OR_ZIP")
+    deploy.add_argument("--name", required=True)
+    deploy.add_argument("--handler", required=True)
+    deploy.add_argument("--runtime", default=f"python3.{sys.version_info.minor}")
+    deploy.add_argument("--memory", type=int)
+    deploy.add_argument("--timeout", type=int)
+    deploy.add_argument("--role", default="arn:aws:iam::000000000000:role/firebox")
+    deploy.add_argument("--env", action="append", default=[], metavar="K=V", help="environment variable (repeat)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    from firebox.cli import client
+
+    try:
+        return _client_command(args, client)
+    except client.CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from firebox import config, server
+
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "region": args.region,
+        "account_id": args.account_id,
+        "log_level": args.log_level,
+        "unsafe_public_bind_without_auth": args.unsafe_public_bind_without_auth,
+    }
+    try:
+        settings = config.load(overrides, dict(os.environ), args.config)
+        server.run(settings)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _client_command(args: argparse.Namespace, client: Any) -> int:
+    lam = client.connect(args.endpoint_url)
+    if args.command == "functions" and args.action == "list":
+        client.print_functions(lam)
+    elif args.command == "functions" and args.action == "delete":
+        client.delete_function(lam, args.name)
+    elif args.command == "deploy":
+        client.deploy(lam, args)
+    return 0

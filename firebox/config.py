@@ -1,0 +1,141 @@
+"""Settings, built once at the edge and passed down explicitly.
+
+Precedence, highest first:
+
+1. command-line flags (`firebox serve --port 9010`),
+2. environment variables `FIREBOX_<FIELD>` (`FIREBOX_PORT=9010`, `FIREBOX_DATA_DIR=/srv/firebox`),
+3. the config file named by `--config` or `FIREBOX_CONFIG` (TOML; top-level keys are the field names below, and a
+   `[runtimes]` table maps runtime names to interpreters, e.g. `"python3.12" = "/usr/bin/python3.12"`),
+4. the defaults in `Settings`.
+
+No module reads `os.environ` for settings anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9009
+DEFAULT_DATA_DIR = "./.firebox"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+DEFAULT_CONCURRENCY_LIMIT = 1000
+"""Account-wide concurrent executions, as Lambda's default regional quota."""
+DEFAULT_MAX_ARCHIVE_ENTRIES = 65535
+"""Entries accepted in one zip archive: the classic zip format's own ceiling. Guards against entry-count bombs."""
+DEFAULT_CONTROL_THREADS = 4
+"""Threads that run blocking control-plane work (SQLite, unzip) off the event loop."""
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; reported at start, before anything listens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+    unsafe_public_bind_without_auth: bool = False
+    """Allow a non-loopback bind address although the API has no authentication yet."""
+    runtimes: Mapping[str, str] = field(default_factory=dict)
+    """Runtime name → interpreter path. Empty means: discover the python3.X interpreters on this host."""
+    concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
+    max_archive_entries: int = DEFAULT_MAX_ARCHIVE_ENTRIES
+    control_threads: int = DEFAULT_CONTROL_THREADS
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "firebox.db"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_path: str | Path | None = None,
+) -> Settings:
+    """Build `Settings` from flags (`overrides`, None values ignored), the environment and a config file."""
+    environ = environ or {}
+    values: dict[str, Any] = {}
+    path = config_path or environ.get("FIREBOX_CONFIG")
+    if path:
+        values.update(_read_file(Path(path)))
+    for name in _FIELDS:
+        raw = environ.get(f"FIREBOX_{name.upper()}")
+        if raw is not None:
+            values[name] = raw
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    settings = Settings(**{name: _coerce(name, value) for name, value in values.items()})
+    _check(settings)
+    return settings
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(doc) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return doc
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name not in _FIELDS:
+        raise ConfigError(f"unknown setting {name!r}")
+    default = _FIELDS[name].default
+    if name == "data_dir":
+        return Path(value)
+    if name == "runtimes":
+        if isinstance(value, str):  # FIREBOX_RUNTIMES=python3.12=/usr/bin/python3.12,python3.11=...
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ConfigError("runtimes must be name=interpreter pairs separated by commas")
+            value = {k.strip(): v.strip() for k, v in pairs}
+        if not isinstance(value, Mapping):
+            raise ConfigError("runtimes must map runtime names to interpreter paths")
+        return dict(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+    return str(value)
+
+
+def _check(settings: Settings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"port {settings.port} is out of range")
+    if not (len(settings.account_id) == 12 and settings.account_id.isdigit()):
+        raise ConfigError(f"account_id must be 12 digits, not {settings.account_id!r}")
+    if settings.concurrency_limit < 100:
+        raise ConfigError("concurrency_limit must be at least 100 (Lambda keeps 100 unreserved)")
+    if settings.max_archive_entries < 1 or settings.control_threads < 1:
+        raise ConfigError("max_archive_entries and control_threads must be positive")

@@ -1,0 +1,1 @@
+"""Pure data shared by every plane. Imports nothing else from the package."""

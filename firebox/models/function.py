@@ -1,0 +1,96 @@
+"""Functions and their configuration, as frozen data.
+
+A `FunctionConfig` is one version of a function (`$LATEST` for now): everything the data plane needs to run it and
+everything the API reports about it. Changes are made with `dataclasses.replace`, never in place.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+class State(StrEnum):
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    FAILED = "Failed"
+
+
+class LastUpdateStatus(StrEnum):
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    IN_PROGRESS = "InProgress"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeArchive:
+    """A zip archive stored by content: its sha256 (hex), zipped size and real unzipped size."""
+
+    sha256: str
+    size: int
+    unzipped_size: int
+
+    @property
+    def sha256_base64(self) -> str:
+        """CodeSha256 as Lambda reports it: base64 of the raw digest."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    name: str
+    runtime: str
+    handler: str
+    role: str
+    code: CodeArchive
+    revision_id: str
+    last_modified: float
+    version: str = LATEST
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    ephemeral_storage: int = 512
+    environment: Mapping[str, str] | None = None
+    """None until variables are first set; then a (possibly empty) map, as Lambda reports it."""
+    architectures: tuple[str, ...] = ("x86_64",)
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    log_group: str | None = None
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    dead_letter_target: str | None = None
+    echoed: Mapping[str, Any] = field(default_factory=dict)
+    """Settings accepted and reported back but with no effect here (VpcConfig, KMSKeyArn, SnapStart, ...)."""
+    state: State = State.PENDING
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status: LastUpdateStatus | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+
+    @property
+    def is_settling(self) -> bool:
+        """True while a create or update is still being applied (Pending, or an update InProgress)."""
+        return self.state is State.PENDING or self.last_update_status is LastUpdateStatus.IN_PROGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function: its `$LATEST` configuration and the settings that belong to the function as a whole."""
+
+    latest: FunctionConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUsage:
+    function_count: int
+    total_code_size: int
+    reserved_concurrency: int

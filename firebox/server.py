@@ -1,0 +1,142 @@
+"""`firebox serve`: composes the store, the planes and the HTTP API, and runs them until a signal.
+
+Start-up, in order: refuse an unsafe bind address → lock the data directory (one server per directory) → open the
+store (migrations) and the code files → discover runtimes → settle what a previous run left unsettled → listen.
+Shutdown on SIGINT/SIGTERM: stop accepting, let requests in flight finish (bounded by `SHUTDOWN_GRACE`), wait for
+background settling, stop the worker threads, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO
+
+import uvicorn
+
+from firebox import __version__, runtimes
+from firebox.api.app import Services, build_app
+from firebox.clock import SystemClock
+from firebox.config import ConfigError, Settings
+from firebox.control.functions import FunctionService
+from firebox.store.code_files import CodeFiles
+from firebox.store.sqlite import SQLiteStore
+
+log = logging.getLogger("firebox")
+SHUTDOWN_GRACE = 3.0
+"""Seconds requests in flight get to finish after a shutdown signal (the whole shutdown stays under 5 s)."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Server:
+    def __init__(self, settings: Settings, environ: dict[str, str] | None = None) -> None:
+        if not is_loopback(settings.host) and not settings.unsafe_public_bind_without_auth:
+            raise ConfigError(
+                f"refusing to listen on {settings.host}: Firebox has no authentication yet, so it only listens on "
+                "loopback addresses. Start it with --unsafe-public-bind-without-auth to expose it anyway."
+            )
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock_data_dir()
+        self.store = SQLiteStore(settings.database_path)
+        self.code_files = CodeFiles(settings.data_dir / "code")
+        self.runtimes = runtimes.discover(settings.runtimes, environ if environ is not None else dict(os.environ))
+        self.executor = ThreadPoolExecutor(max_workers=settings.control_threads, thread_name_prefix="firebox-control")
+        self.functions = FunctionService(
+            settings, self.store, self.code_files, self.runtimes, self.executor, SystemClock()
+        )
+        self.app = build_app(Services(functions=self.functions))
+
+    def _lock_data_dir(self) -> IO[str]:
+        lock = (self.settings.data_dir / "firebox.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ConfigError(
+                f"another firebox serve is already using the data directory {self.settings.data_dir}"
+            ) from None
+        return lock
+
+    async def serve(self) -> None:
+        settled = await self.functions.settle_all()
+        if settled:
+            log.info("settled %d function(s) left pending by the previous run", settled)
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            lifespan="off",
+            access_log=False,
+            log_level=self.settings.log_level,
+            timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+            server_header=False,
+            log_config=None,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            self._announce(server)
+        try:
+            await serving
+        finally:
+            await self.close()
+
+    def _announce(self, server: uvicorn.Server) -> None:
+        port = self.settings.port
+        for listener in server.servers:
+            for sock in listener.sockets:
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    port = sock.getsockname()[1]
+        host = self.settings.host
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        if not is_loopback(host):
+            print("WARNING: listening on a non-loopback address with NO AUTHENTICATION.", file=sys.stderr)
+        print(
+            f"Firebox {__version__} listening on {url}\n"
+            f"  data directory: {self.settings.data_dir.resolve()} (sqlite schema {self.store.schema_version})\n"
+            f"  runtimes: {', '.join(self.runtimes) or 'none found'}\n"
+            f"  point the AWS CLI at it:\n"
+            f"    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+            f"AWS_DEFAULT_REGION={self.settings.region}\n"
+            f"    aws --endpoint-url {url} lambda list-functions",
+            flush=True,
+        )
+
+    async def close(self) -> None:
+        await self.functions.wait_settled()
+        self.executor.shutdown(wait=True)
+        self.store.close()
+        self._lock_file.close()
+        log.info("stopped")
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if settings.log_level != "debug":
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    server = Server(settings)
+    try:
+        import uvloop
+
+        uvloop.run(server.serve())
+    except ImportError:
+        asyncio.run(server.serve())

@@ -1,0 +1,1 @@
+"""Persistence: the store interfaces (`base`), their SQLite implementation and the code archive files."""

@@ -1,0 +1,64 @@
+"""The store interfaces. Callers depend on these protocols only, so another engine (PostgreSQL for clusters) can
+stand in for SQLite without changing them.
+
+Every method is blocking and thread-safe; the control plane calls them from its worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from firebox.models.function import AccountUsage, CodeArchive, Function, FunctionConfig
+
+
+class FunctionStore(Protocol):
+    def insert_function(self, config: FunctionConfig, tags: Mapping[str, str], created_at: float) -> bool:
+        """Add a new function with `config` as its `$LATEST`. False if the name is taken."""
+        ...
+
+    def get_function(self, name: str) -> Function | None: ...
+
+    def get_config(self, name: str, version: str) -> FunctionConfig | None: ...
+
+    def replace_config(self, config: FunctionConfig, expected_revision: str) -> bool:
+        """Store `config` in place of the version whose RevisionId is `expected_revision` (compare-and-set).
+
+        False if the version is gone or its RevisionId moved on."""
+        ...
+
+    def list_configs(self, after: str | None, limit: int) -> list[FunctionConfig]:
+        """`$LATEST` of each function, by name, starting after the name `after`."""
+        ...
+
+    def delete_function(self, name: str) -> list[str] | None:
+        """Delete the function and all its versions. Returns the code sha256s it used, None if it did not exist."""
+        ...
+
+    def update_tags(self, name: str, set_tags: Mapping[str, str], remove_keys: Iterable[str]) -> bool:
+        """Merge `set_tags` and drop `remove_keys`. False if the function does not exist."""
+        ...
+
+    def settling_configs(self) -> list[FunctionConfig]:
+        """Every version still Pending or with an update InProgress (to finish after a restart)."""
+        ...
+
+    def account_usage(self) -> AccountUsage: ...
+
+
+class CodeArchiveStore(Protocol):
+    def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
+
+    def put_code_archive(self, archive: CodeArchive, created_at: float) -> None: ...
+
+    def code_in_use(self, sha256: str) -> bool: ...
+
+    def delete_code_archive(self, sha256: str) -> None: ...
+
+
+class Store(FunctionStore, CodeArchiveStore, Protocol):
+    def health(self) -> dict[str, Any]:
+        """A small document for `/health`: engine, schema version, whether a query answers."""
+        ...
+
+    def close(self) -> None: ...
