@@ -109,7 +109,9 @@ class ValidationException(FireboxError):
 
     @classmethod
     def of(cls, violations: Iterable[tuple[Any, str, str]]) -> ValidationException:
-        texts = [f"Value {render_value(v)} at '{field}' failed to satisfy constraint: {c}" for v, field, c in violations]
+        texts = [
+            f"Value {render_value(v)} at '{field}' failed to satisfy constraint: {c}" for v, field, c in violations
+        ]
         noun = "error" if len(texts) == 1 else "errors"
         return cls(f"{len(texts)} validation {noun} detected: " + "; ".join(texts))
 

@@ -9,12 +9,15 @@ background settling, stop the worker threads, close the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
@@ -82,19 +85,17 @@ class Server:
             port=self.settings.port,
             lifespan="off",
             access_log=False,
-            log_level=self.settings.log_level,
+            log_level=self.settings.log_level if self.settings.log_level == "debug" else "warning",
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
             server_header=False,
             log_config=None,
         )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            self._announce(server)
+        server = _QuietServer(config, on_started=self._announce)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.request_exit)
         try:
-            await serving
+            await server.serve()
         finally:
             await self.close()
 
@@ -127,12 +128,35 @@ class Server:
         log.info("stopped")
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn's server with our own signal handling: a signal asks for a clean stop, and the process then exits
+    with status 0 instead of re-raising the signal the way uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[uvicorn.Server], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self._on_started(self)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def run(settings: Settings) -> None:
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
-    if settings.log_level != "debug":
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     server = Server(settings)
     try:
         import uvloop

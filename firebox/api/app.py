@@ -69,9 +69,7 @@ async def _firebox_error(_request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(
-        UnknownOperationException(f"No Lambda operation matches {request.method} {request.url.path}")
-    )
+    return error_response(UnknownOperationException(f"No Lambda operation matches {request.method} {request.url.path}"))
 
 
 def build_app(services: Services) -> Starlette:

@@ -20,7 +20,9 @@ MAX_ZIPPED_BYTES = 52_428_800
 
 async def read_body(request: Request, operation: str, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed `limit`."""
-    too_large = RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes for the {operation} operation")
+    too_large = RequestEntityTooLargeException(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
+    )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.loaders import create_loader
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from firebox.errors import InvalidRequestContentException, ValidationException
 
@@ -37,7 +37,7 @@ def service_model() -> ServiceModel:
     return ServiceModel(create_loader().load_service_model("lambda", "service-2"), "lambda")
 
 
-@lru_cache(maxsize=None)
+@cache
 def operation(name: str) -> OperationModel:
     return service_model().operation_model(name)
 
@@ -54,6 +54,7 @@ def parse_json(raw: bytes) -> Any:
 def check_body(operation_name: str, body: Any) -> dict[str, Any]:
     """Check a decoded JSON body against the operation's input shape; return it as a dict."""
     shape = operation(operation_name).input_shape
+    assert shape is not None, f"{operation_name} takes no input"
     if not isinstance(body, dict):
         raise _unreadable("the request body must be a JSON object")
     violations: list[Violation] = []
@@ -89,11 +90,11 @@ def _check_members(
 
 def _check(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             raise _unreadable(f"{path} must be an object")
         _check_members(dict(shape.members), shape.required_members, value, path, out)
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise _unreadable(f"{path} must be an array")
         _check_size(shape, value, len(value), path, out)
@@ -102,7 +103,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
                 out.append((None, f"{path}.{index}.member", "Member must not be null"))
             else:
                 _check(shape.member, item, f"{path}.{index}.member", out)
-    elif kind == "map":
+    elif isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise _unreadable(f"{path} must be an object")
         _check_size(shape, value, len(value), path, out)
@@ -174,7 +175,7 @@ def _check_string(shape: Shape, value: str, path: str, out: list[Violation]) -> 
         out.append((_shown(shape, value), path, problem))
 
 
-def _check_map(shape: Shape, value: dict[str, Any], path: str, out: list[Violation]) -> None:
+def _check_map(shape: MapShape, value: dict[str, Any], path: str, out: list[Violation]) -> None:
     for key, item in value.items():
         problems = _string_problems(shape.key, key)
         if problems:
@@ -185,11 +186,17 @@ def _check_map(shape: Shape, value: dict[str, Any], path: str, out: list[Violati
         if isinstance(item, str):
             problems = _string_problems(shape.value, item)
             if problems:
-                out.append((_shown(shape, value), path, f"Map value must satisfy constraint: [{', '.join(problems)}]"))
+                out.append(
+                    (
+                        _shown(shape, value),
+                        path,
+                        f"Map value must satisfy constraint: [{', '.join(problems)}]",
+                    )
+                )
                 return
 
 
-@lru_cache(maxsize=None)
+@cache
 def _regex(pattern: str) -> re.Pattern[str]:
     """Compile a model pattern (Java syntax); Unicode classes map to their Python equivalents."""
     translated = pattern.replace(r"\p{L}", r"\w").replace(r"\p{N}", r"\w").replace(r"\p{Z}", r"\s")

@@ -63,7 +63,14 @@ def unpack(data: bytes, dest: Path, limits: ArchiveLimits) -> int:
             raise UnsafeArchive(TOO_BIG)
         try:
             return _extract(archive, entries, dest, limits)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, zlib.error, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            NotImplementedError,
+            RuntimeError,
+            EOFError,
+            zlib.error,
+            ValueError,
+        ) as exc:
             raise refuse(f"unreadable entry: {exc}") from None
 
 
@@ -88,11 +95,11 @@ def _extract(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], dest: Pat
                 continue
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
             if stat.S_ISLNK(mode):
-                target = archive.open(entry).read(MAX_LINK_TARGET + 1)
-                if len(target) > MAX_LINK_TARGET or b"\0" in target:
+                raw_target = archive.open(entry).read(MAX_LINK_TARGET + 1)
+                if len(raw_target) > MAX_LINK_TARGET or b"\0" in raw_target:
                     raise refuse(f"symbolic link {entry.filename!r} has an invalid target")
-                total += len(target)
-                links.append((path, target.decode("utf-8", "surrogateescape")))
+                total += len(raw_target)
+                links.append((path, raw_target.decode("utf-8", "surrogateescape")))
                 continue
             total = _write_file(archive, entry, path, _permissions(mode), total, limits.max_unzipped_bytes)
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
@@ -132,9 +139,7 @@ def _permissions(mode: int) -> int:
     return 0o755 if mode & 0o111 else 0o644
 
 
-def _write_file(
-    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, path: str, perms: int, total: int, limit: int
-) -> int:
+def _write_file(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, path: str, perms: int, total: int, limit: int) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perms)
     with os.fdopen(fd, "wb") as out, archive.open(entry) as src:
         while chunk := src.read(_CHUNK):

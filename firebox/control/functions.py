@@ -281,7 +281,8 @@ class FunctionService:
         if fid is None or not resource.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid resource ARN: {resource}")
         return self._unqualified(
-            resource, "Tags on function aliases and versions are not supported. Please specify a function ARN."
+            resource,
+            "Tags on function aliases and versions are not supported. Please specify a function ARN.",
         )
 
     async def list_tags(self, resource: str) -> Mapping[str, str]:
@@ -336,7 +337,6 @@ class FunctionService:
             settled = dataclasses.replace(current, revision_id=_revision(), **self._outcome(current))
             if self.store.replace_config(settled, current.revision_id):
                 return
-
 
     def _outcome(self, current: FunctionConfig) -> dict[str, Any]:
         """The fields a settled version gets: Active and Successful, or Failed if its code is gone."""

@@ -73,7 +73,12 @@ class SQLiteStore:
 
     def health(self) -> dict[str, Any]:
         row = self._conn().execute("SELECT count(*) FROM functions").fetchone()
-        return {"engine": "sqlite", "path": str(self.path), "schema_version": self.schema_version, "functions": row[0]}
+        return {
+            "engine": "sqlite",
+            "path": str(self.path),
+            "schema_version": self.schema_version,
+            "functions": row[0],
+        }
 
     # functions
 
@@ -87,27 +92,42 @@ class SQLiteStore:
                 conn.execute(
                     "INSERT INTO function_versions (function_name, version, revision_id, code_sha256, settling, config)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (config.name, config.version, config.revision_id, config.code.sha256, config.is_settling,
-                     _encode(config)),
+                    (
+                        config.name,
+                        config.version,
+                        config.revision_id,
+                        config.code.sha256,
+                        config.is_settling,
+                        _encode(config),
+                    ),
                 )
         except sqlite3.IntegrityError:
             return False
         return True
 
     def get_function(self, name: str) -> Function | None:
-        row = self._conn().execute(
-            "SELECT f.tags, f.reserved_concurrency, v.config FROM functions f"
-            " JOIN function_versions v ON v.function_name = f.name AND v.version = '$LATEST' WHERE f.name = ?",
-            (name,),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT f.tags, f.reserved_concurrency, v.config FROM functions f"
+                " JOIN function_versions v ON v.function_name = f.name AND v.version = '$LATEST' WHERE f.name = ?",
+                (name,),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         return Function(latest=_decode(row[2]), tags=json.loads(row[0]), reserved_concurrency=row[1])
 
     def get_config(self, name: str, version: str) -> FunctionConfig | None:
-        row = self._conn().execute(
-            "SELECT config FROM function_versions WHERE function_name = ? AND version = ?", (name, version)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT config FROM function_versions WHERE function_name = ? AND version = ?",
+                (name, version),
+            )
+            .fetchone()
+        )
         return None if row is None else _decode(row[0])
 
     def replace_config(self, config: FunctionConfig, expected_revision: str) -> bool:
@@ -115,24 +135,38 @@ class SQLiteStore:
             cursor = conn.execute(
                 "UPDATE function_versions SET revision_id = ?, code_sha256 = ?, settling = ?, config = ?"
                 " WHERE function_name = ? AND version = ? AND revision_id = ?",
-                (config.revision_id, config.code.sha256, config.is_settling, _encode(config),
-                 config.name, config.version, expected_revision),
+                (
+                    config.revision_id,
+                    config.code.sha256,
+                    config.is_settling,
+                    _encode(config),
+                    config.name,
+                    config.version,
+                    expected_revision,
+                ),
             )
             return cursor.rowcount == 1
 
     def list_configs(self, after: str | None, limit: int) -> list[FunctionConfig]:
-        rows = self._conn().execute(
-            "SELECT config FROM function_versions WHERE version = '$LATEST' AND function_name > ?"
-            " ORDER BY function_name LIMIT ?",
-            (after or "", limit),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT config FROM function_versions WHERE version = '$LATEST' AND function_name > ?"
+                " ORDER BY function_name LIMIT ?",
+                (after or "", limit),
+            )
+            .fetchall()
+        )
         return [_decode(row[0]) for row in rows]
 
     def delete_function(self, name: str) -> list[str] | None:
         with self._write() as conn:
-            shas = [r[0] for r in conn.execute(
-                "SELECT DISTINCT code_sha256 FROM function_versions WHERE function_name = ?", (name,)
-            )]
+            shas = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT code_sha256 FROM function_versions WHERE function_name = ?", (name,)
+                )
+            ]
             cursor = conn.execute("DELETE FROM functions WHERE name = ?", (name,))
             return shas if cursor.rowcount else None
 
@@ -165,9 +199,9 @@ class SQLiteStore:
     # code archives
 
     def get_code_archive(self, sha256: str) -> CodeArchive | None:
-        row = self._conn().execute(
-            "SELECT size, unzipped_size FROM code_archives WHERE sha256 = ?", (sha256,)
-        ).fetchone()
+        row = (
+            self._conn().execute("SELECT size, unzipped_size FROM code_archives WHERE sha256 = ?", (sha256,)).fetchone()
+        )
         return None if row is None else CodeArchive(sha256, row[0], row[1])
 
     def put_code_archive(self, archive: CodeArchive, created_at: float) -> None:
@@ -178,9 +212,9 @@ class SQLiteStore:
             )
 
     def code_in_use(self, sha256: str) -> bool:
-        row = self._conn().execute(
-            "SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1", (sha256,)
-        ).fetchone()
+        row = (
+            self._conn().execute("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        )
         return row is not None
 
     def delete_code_archive(self, sha256: str) -> None:

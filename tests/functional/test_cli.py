@@ -1,0 +1,178 @@
+"""The `firebox` client commands and the AWS CLI v1, each against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, RUNTIME, RunningServer, make_zip
+
+
+def _firebox(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "firebox", *args, "--endpoint-url", server.endpoint]
+        if args[0] != "functions"
+        else [sys.executable, "-m", "firebox", args[0], "--endpoint-url", server.endpoint, *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _aws(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+    aws = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
+    assert aws, "the AWS CLI is installed by `make test`"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    return subprocess.run(
+        [aws, "--endpoint-url", server.endpoint, "--output", "json", "lambda", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_deploy_creates_then_updates_a_directory(own_server: RunningServer, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (source / "pkg" / "__init__.py").write_text("")
+    created = _firebox(
+        own_server,
+        "deploy",
+        str(source),
+        "--name",
+        "cli-fn",
+        "--handler",
+        "app.handler",
+        "--runtime",
+        RUNTIME,
+        "--memory",
+        "256",
+        "--env",
+        "STAGE=dev",
+    )
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("created arn:aws:lambda:us-east-1:000000000000:function:cli-fn")
+    lam = own_server.client()
+    config = lam.get_function_configuration(FunctionName="cli-fn")
+    assert (config["State"], config["MemorySize"]) == ("Active", 256)
+    assert config["Environment"] == {"Variables": {"STAGE": "dev"}}
+
+    again = _firebox(
+        own_server,
+        "deploy",
+        str(source),
+        "--name",
+        "cli-fn",
+        "--handler",
+        "app.handler",
+        "--runtime",
+        RUNTIME,
+        "--timeout",
+        "30",
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("updated ")
+    after = lam.get_function_configuration(FunctionName="cli-fn")
+    assert after["CodeSha256"] == config["CodeSha256"], "zipping the same directory gives the same archive"
+    assert (after["Timeout"], after["LastUpdateStatus"]) == (30, "Successful")
+
+    listed = _firebox(own_server, "functions", "list")
+    assert listed.returncode == 0 and "cli-fn" in listed.stdout and RUNTIME in listed.stdout
+    deleted = _firebox(own_server, "functions", "delete", "cli-fn")
+    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted cli-fn"
+    missing = _firebox(own_server, "functions", "delete", "cli-fn")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: ResourceNotFoundException: Function not found:")
+
+
+def test_deploy_reports_api_errors_without_traceback(server: RunningServer, tmp_path: Path) -> None:
+    zip_path = tmp_path / "f.zip"
+    zip_path.write_bytes(make_zip())
+    result = _firebox(
+        server,
+        "deploy",
+        str(zip_path),
+        "--name",
+        "cli-bad",
+        "--handler",
+        "app.handler",
+        "--runtime",
+        "python2.7",
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: InvalidParameterValueException: The runtime parameter of python2.7")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "firebox", "functions", "--endpoint-url", "http://127.0.0.1:9", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: Could not connect to the endpoint URL")
+
+
+@pytest.mark.slow
+def test_aws_cli_create_get_list_update_delete(own_server: RunningServer, tmp_path: Path) -> None:
+    zip_path = tmp_path / "function.zip"
+    zip_path.write_bytes(make_zip())
+    created = _json(
+        _aws(
+            own_server,
+            "create-function",
+            "--function-name",
+            "aws-cli-fn",
+            "--runtime",
+            RUNTIME,
+            "--handler",
+            "app.handler",
+            "--role",
+            ROLE,
+            "--zip-file",
+            f"fileb://{zip_path}",
+            "--environment",
+            "Variables={GREETING=hello}",
+        )
+    )
+    assert created["State"] == "Pending"
+    assert _aws(own_server, "wait", "function-active-v2", "--function-name", "aws-cli-fn").returncode == 0
+    listed = _json(_aws(own_server, "list-functions"))
+    assert [f["FunctionName"] for f in listed["Functions"]] == ["aws-cli-fn"]
+    got = _json(_aws(own_server, "get-function", "--function-name", "aws-cli-fn"))
+    assert got["Configuration"]["Environment"] == {"Variables": {"GREETING": "hello"}}
+    updated = _json(
+        _aws(own_server, "update-function-configuration", "--function-name", "aws-cli-fn", "--timeout", "60")
+    )
+    assert updated["LastUpdateStatus"] == "InProgress"
+    bad = _aws(own_server, "update-function-configuration", "--function-name", "aws-cli-fn", "--timeout", "901")
+    assert bad.returncode != 0
+    assert "ValidationException" in bad.stderr and "less than or equal to 900" in bad.stderr
+    assert _aws(own_server, "delete-function", "--function-name", "aws-cli-fn").returncode == 0
+    assert _json(_aws(own_server, "list-functions"))["Functions"] == []
