@@ -31,6 +31,8 @@ DEFAULT_MAX_ARCHIVE_ENTRIES = 65535
 """Entries accepted in one zip archive: the classic zip format's own ceiling. Guards against entry-count bombs."""
 DEFAULT_CONTROL_THREADS = 4
 """Threads that run blocking control-plane work (SQLite, unzip) off the event loop."""
+DEFAULT_ENVIRONMENT_IDLE_TTL = 600.0
+DEFAULT_SHUTDOWN_GRACE = 2.0
 
 
 class ConfigError(Exception):
@@ -51,6 +53,12 @@ class Settings:
     concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
     max_archive_entries: int = DEFAULT_MAX_ARCHIVE_ENTRIES
     control_threads: int = DEFAULT_CONTROL_THREADS
+    sandbox: str = "auto"
+    """Sandbox backend: `auto` (linux when possible), `linux` or `process`."""
+    environment_idle_ttl: float = DEFAULT_ENVIRONMENT_IDLE_TTL
+    """Seconds an idle execution environment is kept warm before it is retired."""
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+    """Seconds a retired environment gets between SIGTERM and SIGKILL."""
     log_level: str = "info"
 
     @property
@@ -122,6 +130,11 @@ def _coerce(name: str, value: Any) -> Any:
         if text in _TRUE | _FALSE:
             return text in _TRUE
         raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, not {value!r}") from None
     if isinstance(default, int):
         try:
             return int(value)
@@ -137,5 +150,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"account_id must be 12 digits, not {settings.account_id!r}")
     if settings.concurrency_limit < 100:
         raise ConfigError("concurrency_limit must be at least 100 (Lambda keeps 100 unreserved)")
+    if settings.sandbox not in ("auto", "linux", "process"):
+        raise ConfigError(f"sandbox must be auto, linux or process, not {settings.sandbox!r}")
+    if settings.environment_idle_ttl <= 0 or settings.shutdown_grace < 0:
+        raise ConfigError("environment_idle_ttl must be positive and shutdown_grace not negative")
     if settings.max_archive_entries < 1 or settings.control_threads < 1:
         raise ConfigError("max_archive_entries and control_threads must be positive")

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _PYTHON_NAME = re.compile(r"^python3\.(\d{1,2})$")
-_MINORS = range(8, 20)
+_MINORS = range(9, 20)
+"""python3.9 and newer: the oldest the runtime bootstrap (and boto3) support."""
 
 
 def discover(configured: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:

@@ -17,17 +17,25 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO
+from typing import IO, Any
 
 import uvicorn
 
 from firebox import __version__, runtimes
-from firebox.api.app import Services, build_app
+from firebox.api.app import build_app
+from firebox.api.services import Services
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.functions import FunctionService
+from firebox.dataplane import runtime_lib as runtime_lib_farm
+from firebox.dataplane.catalog import FunctionCatalog
+from firebox.dataplane.invoker import DataPlaneSettings, Invoker
+from firebox.dataplane.pool import EnvironmentPool
+from firebox.dataplane.sandbox import create_sandbox
+from firebox.dataplane.zygote import Zygote
+from firebox.observability.logs import LogWriter
 from firebox.store.code_files import CodeFiles
 from firebox.store.sqlite import SQLiteStore
 
@@ -62,7 +70,32 @@ class Server:
         self.functions = FunctionService(
             settings, self.store, self.code_files, self.runtimes, self.executor, SystemClock()
         )
-        self.app = build_app(Services(functions=self.functions))
+        self.sandbox = create_sandbox(settings.sandbox, settings.data_dir / "envs")
+        runtime_lib = runtime_lib_farm.prepare(settings.data_dir / "runtime" / "python")
+        self.zygotes = {name: Zygote(name, path, runtime_lib) for name, path in self.runtimes.items()}
+        self.catalog = FunctionCatalog(self.store, self.executor)
+        self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
+        self.logs = LogWriter(self.store, self.executor)
+        self.invoker = Invoker(
+            DataPlaneSettings(settings.region, settings.account_id, self.endpoint_url),
+            self.catalog,
+            self.pool,
+            self.zygotes,
+            self.sandbox,
+            self.code_files.unpacked_path,
+            self.logs.emit,
+        )
+        self.functions.on_change(self.catalog.invalidate)
+        self.catalog.on_invalidate(self.pool.retire_function)
+        self.app = build_app(Services(functions=self.functions, invoker=self.invoker, logs=self.logs))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def endpoint_url(self) -> str:
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.settings.port}"
 
     def _lock_data_dir(self) -> IO[str]:
         lock = (self.settings.data_dir / "firebox.lock").open("w")
@@ -76,6 +109,10 @@ class Server:
         return lock
 
     async def serve(self) -> None:
+        self.logs.start()
+        for zygote in self.zygotes.values():
+            self._spawn(zygote.ensure_started(), f"start the {zygote.runtime} zygote")
+        self._spawn(self.pool.reap_forever(), "reap idle environments")
         settled = await self.functions.settle_all()
         if settled:
             log.info("settled %d function(s) left pending by the previous run", settled)
@@ -113,6 +150,7 @@ class Server:
             f"Firebox {__version__} listening on {url}\n"
             f"  data directory: {self.settings.data_dir.resolve()} (sqlite schema {self.store.schema_version})\n"
             f"  runtimes: {', '.join(self.runtimes) or 'none found'}\n"
+            f"  sandbox: {self.sandbox.description}\n"
             f"  point the AWS CLI at it:\n"
             f"    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
             f"AWS_DEFAULT_REGION={self.settings.region}\n"
@@ -120,7 +158,23 @@ class Server:
             flush=True,
         )
 
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=what)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %r failed", task.get_name(), exc_info=task.exception())
+
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
+        await asyncio.gather(*(zygote.stop() for zygote in self.zygotes.values()))
+        await self.logs.close()
         await self.functions.wait_settled()
         self.executor.shutdown(wait=True)
         self.store.close()

@@ -12,8 +12,6 @@ Middleware, outermost first:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,16 +20,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api.errors import error_response, unexpected_error_response
-from firebox.api.routes import account, functions, system, tags
-from firebox.control.functions import FunctionService
+from firebox.api.routes import account, functions, invoke, system, tags
+from firebox.api.services import Services
 from firebox.errors import FireboxError, UnknownOperationException
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the API calls into; composed by `firebox.server`."""
-
-    functions: FunctionService
 
 
 class RequestIdMiddleware:
@@ -74,7 +65,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(services: Services) -> Starlette:
     app = Starlette(
-        routes=[*functions.routes, *tags.routes, *account.routes, *system.routes],
+        routes=[*functions.routes, *invoke.routes, *tags.routes, *account.routes, *system.routes],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
     )

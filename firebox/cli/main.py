@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--region", help="region in ARNs (default us-east-1)")
     serve.add_argument("--account-id", help="account id in ARNs (default 000000000000)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--sandbox", choices=["auto", "linux", "process"], help="sandbox backend (default auto)")
     serve.add_argument(
         "--unsafe-public-bind-without-auth",
         action="store_true",
@@ -81,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         "region": args.region,
         "account_id": args.account_id,
         "log_level": args.log_level,
+        "sandbox": args.sandbox,
         "unsafe_public_bind_without_auth": args.unsafe_public_bind_without_auth,
     }
     try:

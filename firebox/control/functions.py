@@ -70,6 +70,15 @@ class FunctionService:
         self._limits = archive.ArchiveLimits(max_entries=settings.max_archive_entries)
         self._code_lock = threading.Lock()  # code archives are shared: storing and collecting them is serialised
         self._settling: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(name)` on the event loop after every committed change to a function."""
+        self._listeners.append(listener)
+
+    def _changed(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -128,6 +137,7 @@ class FunctionService:
 
     async def create(self, request: CreateFunction) -> FunctionConfig:
         config = await self._run(self._create, request)
+        self._changed(config.name)
         self._settle_soon(config.name)
         return config
 
@@ -190,6 +200,7 @@ class FunctionService:
 
     async def update_configuration(self, request: UpdateFunctionConfiguration) -> FunctionConfig:
         config = await self._run(self._update_configuration, request)
+        self._changed(config.name)
         self._settle_soon(config.name)
         return config
 
@@ -209,6 +220,7 @@ class FunctionService:
     async def update_code(self, request: UpdateFunctionCode) -> FunctionConfig:
         config = await self._run(self._update_code, request)
         if not request.dry_run:
+            self._changed(config.name)
             self._settle_soon(config.name)
         return config
 
@@ -267,6 +279,7 @@ class FunctionService:
         if fid.qualifier is not None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name, fid.qualifier)}")
         await self._run(self._delete, fid.name)
+        self._changed(fid.name)
 
     def _delete(self, name: str) -> None:
         with self._code_lock:
@@ -313,15 +326,19 @@ class FunctionService:
     # settling
 
     def _settle_soon(self, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(self._settle, name))
+        task = asyncio.get_running_loop().create_task(self._settle_and_tell(name))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
+
+    async def _settle_and_tell(self, name: str) -> None:
+        await self._run(self._settle, name)
+        self._changed(name)
 
     async def settle_all(self) -> int:
         """Finish every create or update left unsettled (after a restart). Returns how many there were."""
         pending = await self._run(self.store.settling_configs)
         for config in pending:
-            await self._run(self._settle, config.name)
+            await self._settle_and_tell(config.name)
         return len(pending)
 
     async def wait_settled(self) -> None:

@@ -35,7 +35,7 @@ RESERVED_ENVIRONMENT_KEYS = frozenset(
     }
 )
 MAX_ENVIRONMENT_BYTES = 4096
-DEPRECATED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7"})
+DEPRECATED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
 MAX_TAGS = 50
 
 

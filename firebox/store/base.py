@@ -6,10 +6,11 @@ Every method is blocking and thread-safe; the control plane calls them from its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from firebox.models.function import AccountUsage, CodeArchive, Function, FunctionConfig
+from firebox.models.logs import LogEvent
 
 
 class FunctionStore(Protocol):
@@ -56,7 +57,15 @@ class CodeArchiveStore(Protocol):
     def delete_code_archive(self, sha256: str) -> None: ...
 
 
-class Store(FunctionStore, CodeArchiveStore, Protocol):
+class LogStore(Protocol):
+    def append_log_events(self, events: Sequence[LogEvent]) -> None: ...
+
+    def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
+        """The last `limit` events of a group (or of one stream), oldest first."""
+        ...
+
+
+class Store(FunctionStore, CodeArchiveStore, LogStore, Protocol):
     def health(self) -> dict[str, Any]:
         """A small document for `/health`: engine, schema version, whether a query answers."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from importlib import resources
@@ -25,6 +25,7 @@ from firebox.models.function import (
     LastUpdateStatus,
     State,
 )
+from firebox.models.logs import LogEvent
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -220,6 +221,31 @@ class SQLiteStore:
     def delete_code_archive(self, sha256: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM code_archives WHERE sha256 = ?", (sha256,))
+
+
+    # logs
+
+    def append_log_events(self, events: Sequence[LogEvent]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO log_events (log_group, log_stream, timestamp, message) VALUES (?, ?, ?, ?)",
+                [(e.log_group, e.log_stream, e.timestamp, e.message) for e in events],
+            )
+
+    def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
+        if log_stream is None:
+            rows = self._conn().execute(
+                "SELECT log_group, log_stream, timestamp, message FROM log_events WHERE log_group = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (log_group, limit),
+            ).fetchall()
+        else:
+            rows = self._conn().execute(
+                "SELECT log_group, log_stream, timestamp, message FROM log_events"
+                " WHERE log_group = ? AND log_stream = ? ORDER BY id DESC LIMIT ?",
+                (log_group, log_stream, limit),
+            ).fetchall()
+        return [LogEvent(*row) for row in reversed(rows)]
 
 
 def _encode(config: FunctionConfig) -> str:

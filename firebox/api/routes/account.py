@@ -8,13 +8,13 @@ from starlette.routing import Route
 
 from firebox.api.http import MAX_ZIPPED_BYTES, json_response
 from firebox.control.archive import MAX_UNZIPPED_BYTES
-from firebox.control.functions import FunctionService
+from firebox.api.services import services_of
 
 TOTAL_CODE_SIZE = 80_530_636_800
 
 
 async def get_account_settings(request: Request) -> Response:
-    service: FunctionService = request.app.state.services.functions
+    service = services_of(request).functions
     usage = await service.account_usage()
     limit = service.settings.concurrency_limit
     return json_response(

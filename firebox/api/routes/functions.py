@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from firebox.api import shapes
 from firebox.api.http import CODE_BODY_LIMIT, decode_zip, empty_response, int_param, json_body, json_response
+from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import InvalidParameterValueException, ValidationException
 from firebox.models.function import FunctionConfig
@@ -24,8 +25,7 @@ LIST_PAGE_MAX = 50
 
 
 def _service(request: Request) -> FunctionService:
-    service: FunctionService = request.app.state.services.functions
-    return service
+    return services_of(request).functions
 
 
 def _configuration(service: FunctionService, config: FunctionConfig, *, listing: bool = False) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from firebox import __version__
-from firebox.api.http import json_response
-from firebox.control.functions import FunctionService
+from firebox.api.http import int_param, json_response
+from firebox.api.services import services_of
 from firebox.errors import ResourceNotFoundException
 
 log = logging.getLogger("firebox.api")
@@ -19,7 +19,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 async def health(request: Request) -> Response:
-    service: FunctionService = request.app.state.services.functions
+    service = services_of(request).functions
     try:
         store = await service.health()
     except Exception as exc:  # the point of /health is to say so rather than fail
@@ -29,7 +29,7 @@ async def health(request: Request) -> Response:
 
 
 async def download_code(request: Request) -> Response:
-    service: FunctionService = request.app.state.services.functions
+    service = services_of(request).functions
     sha256 = request.path_params["sha256"]
     path = service.code_files.archive_path(sha256) if _SHA256.fullmatch(sha256) else None
     if path is None or not path.is_file():
@@ -41,3 +41,17 @@ routes = [
     Route("/health", health, methods=["GET"]),
     Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
 ]
+
+
+async def function_logs(request: Request) -> Response:
+    """Firebox's own read-out of a function's log events (until the CloudWatch Logs API exists)."""
+    services = services_of(request)
+    fid = services.functions.resolve(request.path_params["name"])
+    limit = int_param(request, "limit", 1, 10000) or 1000
+    events = await services.logs.read(f"/aws/lambda/{fid.name}", request.query_params.get("stream"), limit)
+    return json_response(
+        {"events": [{"logStreamName": e.log_stream, "timestamp": e.timestamp, "message": e.message} for e in events]}
+    )
+
+
+routes.append(Route("/firebox/functions/{name}/logs", function_logs, methods=["GET"]))

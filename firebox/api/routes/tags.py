@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import ValidationException
 
@@ -14,8 +15,7 @@ PREFIX = "/2017-03-31/tags"
 
 
 def _service(request: Request) -> FunctionService:
-    service: FunctionService = request.app.state.services.functions
-    return service
+    return services_of(request).functions
 
 
 async def list_tags(request: Request) -> Response:

@@ -1,0 +1,23 @@
+"""What the API calls into, composed by `firebox.server` and reached from a request with `services_of`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from firebox.control.functions import FunctionService
+from firebox.dataplane.invoker import Invoker
+from firebox.observability.logs import LogWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    functions: FunctionService
+    invoker: Invoker
+    logs: LogWriter
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

@@ -1,0 +1,45 @@
+"""The data plane's read-only view of function configurations: an in-memory cache over the store.
+
+A warm invocation must not hop to a thread to read SQLite, so configurations are cached here and the control plane
+tells the cache (`invalidate`) whenever it changes or deletes a function; a miss reads the store once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from firebox.models.function import FunctionConfig
+from firebox.store.base import FunctionStore
+
+
+class FunctionCatalog:
+    def __init__(self, store: FunctionStore, executor: Executor) -> None:
+        self._store = store
+        self._executor = executor
+        self._configs: dict[tuple[str, str], FunctionConfig] = {}
+        self._generation: dict[str, int] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_invalidate(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def invalidate(self, name: str) -> None:
+        """Forget what is cached for `name` (called by the control plane after every change)."""
+        self._generation[name] = self._generation.get(name, 0) + 1
+        for key in [k for k in self._configs if k[0] == name]:
+            del self._configs[key]
+        for listener in self._listeners:
+            listener(name)
+
+    async def get(self, name: str, version: str) -> FunctionConfig | None:
+        cached = self._configs.get((name, version))
+        if cached is not None:
+            return cached
+        generation = self._generation.get(name, 0)
+        loop = asyncio.get_running_loop()
+        config = await loop.run_in_executor(self._executor, self._store.get_config, name, version)
+        if config is not None and self._generation.get(name, 0) == generation:
+            self._configs[(name, version)] = config
+        return config

@@ -1,0 +1,312 @@
+"""The invocation path: a resolved function → an environment (warm, or a cold start from the zygote) → a result.
+
+    prepare(name, qualifier)   the function's configuration; 404 unknown, 409 not invocable
+    run(config, request)       take an idle environment of exactly this configuration (LIFO) or create one,
+                               initialise it if it has no runtime (cold start, or after a reset), send the event,
+                               wait for the answer or the deadline, and build Lambda's log lines and result
+
+A warm invocation does no disk write, no process creation and no thread hop. Timeouts and crashes reset the
+environment (its runtime is killed; /tmp is kept); the next invocation initialises it again, as Lambda does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from firebox.dataplane.catalog import FunctionCatalog
+from firebox.dataplane.environment import Answer, Environment, EnvironmentState, InitOutcome, RuntimeGone
+from firebox.dataplane.pool import EnvironmentPool, environment_key
+from firebox.dataplane.sandbox import Sandbox
+from firebox.dataplane.zygote import Zygote
+from firebox.errors import ResourceConflictException, ResourceNotFoundException
+from firebox.models.arn import function_arn
+from firebox.models.function import LATEST, FunctionConfig, State
+from firebox.models.invocation import InvocationResult, InvokeRequest, Outcome
+
+INIT_LIMIT = 10.0
+"""Seconds an on-demand environment gets to initialise before the init is retried inside the invocation."""
+MAX_RESPONSE_BYTES = 6_291_556
+_SIGNAL_NAMES = {
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGKILL: "killed",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGINT: "interrupt",
+    signal.SIGHUP: "hangup",
+    signal.SIGPIPE: "broken pipe",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DataPlaneSettings:
+    region: str
+    account_id: str
+    endpoint_url: str
+    """How code inside an environment reaches this server (AWS_ENDPOINT_URL_LAMBDA)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    outcome: Outcome
+    payload: bytes
+    report_status: str = ""
+
+
+class Invoker:
+    def __init__(
+        self,
+        settings: DataPlaneSettings,
+        catalog: FunctionCatalog,
+        pool: EnvironmentPool,
+        zygotes: Mapping[str, Zygote],
+        sandbox: Sandbox,
+        code_dir: Callable[[str], Path],
+        log_sink: Callable[[FunctionConfig, str, str], None],
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.pool = pool
+        self.zygotes = zygotes
+        self.sandbox = sandbox
+        self._code_dir = code_dir
+        self._log_sink = log_sink
+        self._base_environments: dict[str, dict[str, str]] = {}
+
+    async def prepare(self, name: str, qualifier: str | None) -> FunctionConfig:
+        config = await self.catalog.get(name, LATEST)
+        arn = function_arn(self.settings.region, self.settings.account_id, name)
+        if config is None:
+            raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier or LATEST}")
+        if qualifier not in (None, LATEST):
+            raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier}")
+        if config.state is not State.ACTIVE:
+            raise ResourceConflictException(
+                "The operation cannot be performed at this time. The function is currently in the following state: "
+                + config.state.value
+            )
+        return config
+
+    async def run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
+        key = environment_key(config)
+        env = self.pool.acquire_nowait(config, key)
+        fresh = env is None
+        if env is None:
+            env = Environment(
+                uuid.uuid4().hex,
+                key,
+                config,
+                self._code_dir(config.code.sha256),
+                self.zygotes[config.runtime],
+                self.sandbox,
+                self._base_environment(config.runtime),
+                time.time(),
+            )
+            self.pool.add(env)
+        try:
+            return await self._run_in(env, fresh, config, request)
+        finally:
+            self.pool.release(env)
+
+    async def _run_in(
+        self, env: Environment, fresh: bool, config: FunctionConfig, request: InvokeRequest
+    ) -> InvocationResult:
+        request_id = request.request_id
+        started = time.perf_counter()
+        prelude = ""
+        init_duration: float | None = None
+        failure: _Failure | None = None
+        if env.state is EnvironmentState.COLD:
+            prelude, init_duration, failure = await self._initialize(env, fresh, config, request_id)
+        spent = time.perf_counter() - started if init_duration is None else 0.0
+        timeout = config.timeout - spent
+        answer: Answer | None = None
+        invoke_started = time.perf_counter()
+        if failure is None and timeout > 0:
+            header = {
+                "type": "invoke",
+                "request_id": request_id,
+                "deadline_ms": int((time.time() + timeout) * 1000),
+                "invoked_arn": request.function if request.function.startswith("arn:") else self._arn(config, request),
+                "client_context": request.client_context,
+                "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
+            }
+            try:
+                answer = await env.invoke(header, request.payload, timeout)
+            except TimeoutError:
+                failure = self._timed_out(config, request_id)
+            except RuntimeGone:
+                failure = await self._gone(env, request_id)
+        elif failure is None:
+            failure = self._timed_out(config, request_id)
+        duration_ms = (time.perf_counter() - (invoke_started if init_duration is not None else started)) * 1000
+        output = env.take_output()
+        memory = env.peak_memory_mb()
+        if answer is not None and answer.kind == "result" and len(answer.payload) > MAX_RESPONSE_BYTES:
+            failure = _Failure(Outcome.FUNCTION_ERROR, _platform_error(
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                message_first=True,
+            ))
+        if failure is not None:
+            outcome, payload = failure.outcome, failure.payload
+            if failure.outcome is Outcome.TIMEOUT:
+                duration_ms = config.timeout * 1000.0
+                output += f"{_iso_now()} {request_id} Task timed out after {config.timeout:.2f} seconds\n"
+        else:
+            assert answer is not None
+            outcome = Outcome.SUCCESS if answer.kind == "result" else Outcome.FUNCTION_ERROR
+            payload = answer.payload
+        billed = max(1, math.ceil(duration_ms))
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {config.memory_size} MB\tMax Memory Used: {memory} MB\t"
+        )
+        if init_duration is not None:
+            report += f"Init Duration: {init_duration:.2f} ms\t"
+        if failure is not None and failure.report_status:
+            report += failure.report_status
+        invocation_log = (
+            f"START RequestId: {request_id} Version: {config.version}\n{output}END RequestId: {request_id}\n{report}\n"
+        )
+        self._log_sink(config, env.log_stream, prelude + invocation_log)
+        return InvocationResult(
+            request_id=request_id,
+            payload=payload,
+            outcome=outcome,
+            executed_version=config.version,
+            log=invocation_log,
+            duration_ms=duration_ms,
+            billed_duration_ms=billed,
+            memory_size_mb=config.memory_size,
+            max_memory_used_mb=memory,
+            init_duration_ms=init_duration,
+        )
+
+    async def _initialize(
+        self, env: Environment, fresh: bool, config: FunctionConfig, request_id: str
+    ) -> tuple[str, float | None, _Failure | None]:
+        """Start and initialise a runtime in `env`. A brand-new environment gets the 10 s init phase (reported as
+        Init Duration); if that fails, or the environment was reset, init runs again inside the invocation."""
+        prelude = ""
+        if fresh:
+            zygote = env.zygote
+            version = ".".join(str(part) for part in zygote.python[:2])
+            digest = hashlib.sha256(f"{zygote.interpreter}:{zygote.python}".encode()).hexdigest()
+            prelude = (
+                f"INIT_START Runtime Version: python:{version}.firebox\t"
+                f"Runtime Version ARN: arn:aws:lambda:{self.settings.region}::runtime:{digest}\n"
+            )
+            started = time.perf_counter()
+            await env.start()
+            outcome = await env.initialize(INIT_LIMIT)
+            prelude += env.take_output()
+            if outcome.ok:
+                return prelude, (time.perf_counter() - started) * 1000, None
+            prelude += _init_report(outcome, "init")
+        await env.start()
+        outcome = await env.initialize(float(config.timeout))
+        prelude += env.take_output()
+        if outcome.ok:
+            return prelude, None, None
+        if outcome.timed_out:
+            return prelude, None, self._timed_out(config, request_id)
+        if outcome.error:
+            error_type = json.loads(outcome.error).get("errorType", "Runtime.Unknown")
+            return prelude, None, _Failure(Outcome.FUNCTION_ERROR, outcome.error, f"Status: error\tError Type: {error_type}")
+        return prelude, None, self._exit_failure(env, outcome.exit_status, request_id)
+
+    def _timed_out(self, config: FunctionConfig, request_id: str) -> _Failure:
+        return _Failure(
+            Outcome.TIMEOUT,
+            _platform_error("Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {config.timeout:.2f} seconds"),
+            "Status: timeout",
+        )
+
+    async def _gone(self, env: Environment, request_id: str) -> _Failure:
+        status = await env.exit_status()
+        await env.kill()
+        return self._exit_failure(env, status, request_id)
+
+    def _exit_failure(self, env: Environment, status: int | None, request_id: str) -> _Failure:
+        if self.sandbox.out_of_memory(env.handle):
+            message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+            return _Failure(
+                Outcome.OUT_OF_MEMORY,
+                _platform_error("Runtime.OutOfMemory", message),
+                "Status: error\tError Type: Runtime.OutOfMemory",
+            )
+        if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            reason = "Runtime exited without providing a reason"
+        elif os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            reason = f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(signal.Signals(sig), f'signal {sig}')}"
+        else:
+            reason = f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
+        return _Failure(
+            Outcome.CRASH,
+            _platform_error("Runtime.ExitError", f"RequestId: {request_id} Error: {reason}"),
+            "Status: error\tError Type: Runtime.ExitError",
+        )
+
+    def _arn(self, config: FunctionConfig, request: InvokeRequest) -> str:
+        return function_arn(self.settings.region, self.settings.account_id, config.name, request.qualifier)
+
+    def _base_environment(self, runtime: str) -> dict[str, str]:
+        base = self._base_environments.get(runtime)
+        if base is None:
+            interpreter_dir = os.path.dirname(self.zygotes[runtime].interpreter)
+            base = {
+                "AWS_REGION": self.settings.region,
+                "AWS_DEFAULT_REGION": self.settings.region,
+                "AWS_ACCESS_KEY_ID": "firebox",
+                "AWS_SECRET_ACCESS_KEY": "firebox",
+                "AWS_SESSION_TOKEN": "firebox",
+                "AWS_ENDPOINT_URL_LAMBDA": self.settings.endpoint_url,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "LAMBDA_RUNTIME_DIR": "/var/runtime",
+                "TZ": ":UTC",
+                "LANG": "en_US.UTF-8",
+                "LC_CTYPE": "C.UTF-8",
+                "PATH": f"{interpreter_dir}:/usr/local/bin:/usr/bin:/bin:/opt/bin",
+                "SHLVL": "0",
+            }
+            self._base_environments[runtime] = base
+        return base
+
+    def statistics(self) -> dict[str, Any]:
+        return self.pool.statistics()
+
+
+def _init_report(outcome: InitOutcome, phase: str) -> str:
+    if outcome.timed_out:
+        return f"INIT_REPORT Init Duration: {outcome.duration_ms:.2f} ms\tPhase: {phase}\tStatus: timeout\n"
+    error_type = "Runtime.Unknown" if outcome.error else "Runtime.ExitError"
+    return (
+        f"INIT_REPORT Init Duration: {outcome.duration_ms:.2f} ms\tPhase: {phase}\tStatus: error\t"
+        f"Error Type: {error_type}\n"
+    )
+
+
+def _platform_error(error_type: str, message: str, message_first: bool = False) -> bytes:
+    doc = {"errorMessage": message, "errorType": error_type} if message_first else {
+        "errorType": error_type, "errorMessage": message}
+    return json.dumps(doc).encode()
+
+
+def _iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+

@@ -1,0 +1,44 @@
+"""What a sandbox backend provides. The in-sandbox half lives in bootstrap/runtime.py (`apply_sandbox`); the
+backend prepares the host side (directories, cgroups, mounts) and describes it in the spawn document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from firebox.models.function import FunctionConfig
+
+
+@dataclass
+class SandboxHandle:
+    """One environment's sandbox: what the child applies, and the host resources to release at retirement."""
+
+    document: dict[str, Any]
+    task_root: str
+    """Where the code is, as the handler sees it (LAMBDA_TASK_ROOT)."""
+    tmp_dir: str
+    """Where /tmp is, as the handler sees it."""
+    host_paths: list[Path] = field(default_factory=list)
+    cgroups: list[Path] = field(default_factory=list)
+    mounts: list[Path] = field(default_factory=list)
+
+
+class Sandbox(Protocol):
+    name: str
+    description: str
+    """A sentence for the start-up banner: what this backend isolates and what it does not."""
+
+    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path) -> SandboxHandle: ...
+
+    def peak_memory_mb(self, handle: SandboxHandle, pid: int) -> int: ...
+
+    def out_of_memory(self, handle: SandboxHandle) -> bool:
+        """True if the environment's memory limit was hit (its processes were killed for it)."""
+        ...
+
+    def reset(self, handle: SandboxHandle) -> None:
+        """Between a killed runtime and the next one in the same environment (/tmp is kept)."""
+        ...
+
+    def release(self, handle: SandboxHandle) -> None: ...

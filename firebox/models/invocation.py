@@ -1,0 +1,54 @@
+"""Invocations: what the API hands the data plane, and what comes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class InvocationType(StrEnum):
+    REQUEST_RESPONSE = "RequestResponse"
+    EVENT = "Event"
+    DRY_RUN = "DryRun"
+
+
+class Outcome(StrEnum):
+    """How an invocation ended, as the data plane saw it."""
+
+    SUCCESS = "success"
+    FUNCTION_ERROR = "function_error"  # the handler raised, or a runtime error such as Runtime.ImportModuleError
+    TIMEOUT = "timeout"
+    CRASH = "crash"  # the runtime process exited (Runtime.ExitError)
+    OUT_OF_MEMORY = "out_of_memory"
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeRequest:
+    function: str
+    """FunctionName as given: a name, partial or full ARN, perhaps with a qualifier."""
+    qualifier: str | None
+    payload: bytes
+    request_id: str
+    invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
+    client_context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    request_id: str
+    payload: bytes
+    outcome: Outcome
+    executed_version: str
+    log: str
+    """This invocation's log text, START through REPORT."""
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None = None
+
+    @property
+    def function_error(self) -> str | None:
+        """The X-Amz-Function-Error header: AWS sends only `Unhandled` today."""
+        return None if self.outcome is Outcome.SUCCESS else "Unhandled"

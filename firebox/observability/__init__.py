@@ -1,0 +1,1 @@
+"""Logs, metrics and billing, recorded off the invocation hot path."""
