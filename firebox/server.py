@@ -71,7 +71,7 @@ class Server:
             settings, self.store, self.code_files, self.runtimes, self.executor, SystemClock()
         )
         self.sandbox = create_sandbox(settings.sandbox, settings.data_dir / "envs")
-        runtime_lib = runtime_lib_farm.prepare(settings.data_dir / "runtime" / "python")
+        runtime_lib = runtime_lib_farm.prepare()
         self.zygotes = {name: Zygote(name, path, runtime_lib) for name, path in self.runtimes.items()}
         self.catalog = FunctionCatalog(self.store, self.executor)
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)

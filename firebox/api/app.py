@@ -12,6 +12,7 @@ Middleware, outermost first:
 from __future__ import annotations
 
 import uuid
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware

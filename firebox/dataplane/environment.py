@@ -80,7 +80,7 @@ class Environment:
         self.state = EnvironmentState.COLD
         self.log_stream = time.strftime("%Y/%m/%d/", time.gmtime(started_at)) + f"[{config.version}]{env_id}"
         self.last_used = time.monotonic()
-        self.handle: SandboxHandle = sandbox.prepare(env_id, config, code_dir)
+        self.handle: SandboxHandle = sandbox.prepare(env_id, config, code_dir, zygote.readable_paths)
         self.pid: int | None = None
         self._exit_status: int | None = None
         self._base_environment = base_environment
@@ -104,14 +104,18 @@ class Environment:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
             "_HANDLER": config.handler,
             "LAMBDA_TASK_ROOT": self.handle.task_root,
-            "TMPDIR": self.handle.tmp_dir,
             **(config.environment or {}),
         }
+        if self.handle.tmp_dir != "/tmp":
+            environment.setdefault("TMPDIR", self.handle.tmp_dir)
         return {
             "env_id": self.id,
             "handler": config.handler,
             "environment": environment,
-            "extra_paths": ["/opt/python", f"/opt/python/lib/python{config.runtime.removeprefix('python')}/site-packages"],
+            "extra_paths": [
+                "/opt/python",
+                f"/opt/python/lib/python{config.runtime.removeprefix('python')}/site-packages",
+            ],
             "sandbox": self.handle.document,
             "context": {
                 "function_name": config.name,
@@ -142,10 +146,10 @@ class Environment:
         self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
         self.state = EnvironmentState.INITIALIZING
 
-    async def initialize(self, timeout: float) -> InitOutcome:
+    async def initialize(self, limit: float) -> InitOutcome:
         started = time.perf_counter()
         try:
-            header, payload = await self._answer(timeout)
+            header, payload = await self._answer(limit)
         except TimeoutError:
             await self.kill()
             return InitOutcome(False, (time.perf_counter() - started) * 1000, timed_out=True)
@@ -154,29 +158,30 @@ class Environment:
             return InitOutcome(False, (time.perf_counter() - started) * 1000, exit_status=status)
         if header["type"] == "ready":
             self.state = EnvironmentState.READY
+            self.sandbox.initialized(self.handle)
             return InitOutcome(True, float(header["init_ms"]))
         status = await self.exit_status()
         await self._close_process()
         return InitOutcome(False, (time.perf_counter() - started) * 1000, error=payload, exit_status=status)
 
-    async def invoke(self, header: dict[str, Any], payload: bytes, timeout: float) -> Answer:
+    async def invoke(self, header: dict[str, Any], payload: bytes, limit: float) -> Answer:
         """Send one invocation and wait for its answer. Raises TimeoutError (the runtime is then killed) or
         RuntimeGone."""
         assert self._writer is not None
         self.state = EnvironmentState.BUSY
         write_frame(self._writer, header, payload)
         try:
-            reply, body = await self._answer(timeout)
+            reply, body = await self._answer(limit)
         except TimeoutError:
             await self.kill()
             raise
         self.state = EnvironmentState.READY
         return Answer(reply["type"], body)
 
-    async def _answer(self, timeout: float) -> tuple[dict[str, Any], bytes]:
+    async def _answer(self, limit: float) -> tuple[dict[str, Any], bytes]:
         assert self._reader is not None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 return await read_frame(self._reader)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             await self._close_process()
@@ -229,7 +234,7 @@ class Environment:
         self.sandbox.release(self.handle)
 
     def peak_memory_mb(self) -> int:
-        return self.sandbox.peak_memory_mb(self.handle, self.pid) if self.pid else 0
+        return self.sandbox.peak_memory_mb(self.handle, self.pid)
 
     # output
 

@@ -141,7 +141,7 @@ class Invoker:
                 "deadline_ms": int((time.time() + timeout) * 1000),
                 "invoked_arn": request.function if request.function.startswith("arn:") else self._arn(config, request),
                 "client_context": request.client_context,
-                "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
+                "trace_id": _trace_id(),
             }
             try:
                 answer = await env.invoke(header, request.payload, timeout)
@@ -155,11 +155,14 @@ class Invoker:
         output = env.take_output()
         memory = env.peak_memory_mb()
         if answer is not None and answer.kind == "result" and len(answer.payload) > MAX_RESPONSE_BYTES:
-            failure = _Failure(Outcome.FUNCTION_ERROR, _platform_error(
-                "Function.ResponseSizeTooLarge",
-                f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                message_first=True,
-            ))
+            failure = _Failure(
+                Outcome.FUNCTION_ERROR,
+                _platform_error(
+                    "Function.ResponseSizeTooLarge",
+                    f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                    message_first=True,
+                ),
+            )
         if failure is not None:
             outcome, payload = failure.outcome, failure.payload
             if failure.outcome is Outcome.TIMEOUT:
@@ -225,13 +228,19 @@ class Invoker:
             return prelude, None, self._timed_out(config, request_id)
         if outcome.error:
             error_type = json.loads(outcome.error).get("errorType", "Runtime.Unknown")
-            return prelude, None, _Failure(Outcome.FUNCTION_ERROR, outcome.error, f"Status: error\tError Type: {error_type}")
+            return (
+                prelude,
+                None,
+                _Failure(Outcome.FUNCTION_ERROR, outcome.error, f"Status: error\tError Type: {error_type}"),
+            )
         return prelude, None, self._exit_failure(env, outcome.exit_status, request_id)
 
     def _timed_out(self, config: FunctionConfig, request_id: str) -> _Failure:
         return _Failure(
             Outcome.TIMEOUT,
-            _platform_error("Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {config.timeout:.2f} seconds"),
+            _platform_error(
+                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {config.timeout:.2f} seconds"
+            ),
             "Status: timeout",
         )
 
@@ -301,12 +310,18 @@ def _init_report(outcome: InitOutcome, phase: str) -> str:
 
 
 def _platform_error(error_type: str, message: str, message_first: bool = False) -> bytes:
-    doc = {"errorMessage": message, "errorType": error_type} if message_first else {
-        "errorType": error_type, "errorMessage": message}
+    doc = (
+        {"errorMessage": message, "errorType": error_type}
+        if message_first
+        else {"errorType": error_type, "errorMessage": message}
+    )
     return json.dumps(doc).encode()
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
 
 def _iso_now() -> str:
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-

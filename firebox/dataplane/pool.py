@@ -65,8 +65,9 @@ class EnvironmentPool:
         function = f"{config.name}:{config.version}"
         if self._current_key.get(function) != key:
             self._current_key[function] = key
-            self._retire_where(lambda env: env.config.name == config.name
-                               and env.config.version == config.version and env.key != key)
+            self._retire_where(
+                lambda env: env.config.name == config.name and env.config.version == config.version and env.key != key
+            )
         idle = self._idle.get(key)
         if not idle:
             return None

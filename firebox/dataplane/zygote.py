@@ -33,6 +33,8 @@ class Zygote:
         self.runtime_lib = runtime_lib
         self.pid: int | None = None
         self.python: tuple[int, ...] = ()
+        self.readable_paths: list[str] = []
+        """What an environment of this runtime must be able to read: the interpreter's prefixes, the library."""
         self._process: asyncio.subprocess.Process | None = None
         self._sock: socket.socket | None = None
         self._spawning: dict[str, asyncio.Future[int]] = {}
@@ -69,6 +71,7 @@ class Zygote:
             raise ZygoteError(f"the {self.runtime} zygote ({self.interpreter}) did not start: {exc!r}") from None
         self.pid = int(hello["pid"])
         self.python = tuple(hello["python"])
+        self.readable_paths = sorted({*hello["prefixes"], *hello["library"]})
         self._sock = ours
         loop.add_reader(ours.fileno(), self._on_readable)
         log.info("zygote for %s started (pid %s, %s)", self.runtime, self.pid, self.interpreter)

@@ -222,7 +222,6 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute("DELETE FROM code_archives WHERE sha256 = ?", (sha256,))
 
-
     # logs
 
     def append_log_events(self, events: Sequence[LogEvent]) -> None:
@@ -234,17 +233,25 @@ class SQLiteStore:
 
     def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
         if log_stream is None:
-            rows = self._conn().execute(
-                "SELECT log_group, log_stream, timestamp, message FROM log_events WHERE log_group = ?"
-                " ORDER BY id DESC LIMIT ?",
-                (log_group, limit),
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT log_group, log_stream, timestamp, message FROM log_events WHERE log_group = ?"
+                    " ORDER BY id DESC LIMIT ?",
+                    (log_group, limit),
+                )
+                .fetchall()
+            )
         else:
-            rows = self._conn().execute(
-                "SELECT log_group, log_stream, timestamp, message FROM log_events"
-                " WHERE log_group = ? AND log_stream = ? ORDER BY id DESC LIMIT ?",
-                (log_group, log_stream, limit),
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT log_group, log_stream, timestamp, message FROM log_events"
+                    " WHERE log_group = ? AND log_stream = ? ORDER BY id DESC LIMIT ?",
+                    (log_group, log_stream, limit),
+                )
+                .fetchall()
+            )
         return [LogEvent(*row) for row in reversed(rows)]
 
 

@@ -7,8 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from firebox.api.http import MAX_ZIPPED_BYTES, json_response
-from firebox.control.archive import MAX_UNZIPPED_BYTES
 from firebox.api.services import services_of
+from firebox.control.archive import MAX_UNZIPPED_BYTES
 
 TOTAL_CODE_SIZE = 80_530_636_800
 

@@ -33,6 +33,8 @@ import struct
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 _FRAME = struct.Struct(">II")
 _THIS_FILE = os.path.abspath(__file__)
@@ -52,13 +54,13 @@ def recv_exact(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket) -> tuple[dict, bytes]:
+def recv_frame(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
     header_len, payload_len = _FRAME.unpack(recv_exact(sock, _FRAME.size))
     header = json.loads(recv_exact(sock, header_len))
     return header, recv_exact(sock, payload_len) if payload_len else b""
 
 
-def send_frame(sock: socket.socket, header: dict, payload: bytes = b"") -> None:
+def send_frame(sock: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:
     encoded = json.dumps(header, separators=(",", ":")).encode()
     sock.sendall(_FRAME.pack(len(encoded), len(payload)) + encoded + payload)
 
@@ -69,22 +71,26 @@ def send_frame(sock: socket.socket, header: dict, payload: bytes = b"") -> None:
 class FaultError(Exception):
     """An init or invoke failure with a Lambda runtime error type (Runtime.*)."""
 
-    def __init__(self, error_type: str, message: str, stack: list | None = None) -> None:
+    def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.stack = stack or []
 
 
-def user_frames(tb) -> list:
+def user_frames(tb: Any) -> list[str]:
     frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) != _THIS_FILE]
     return traceback.format_list(frames)
 
 
-def error_document(exc: BaseException, request_id: str) -> dict:
+def error_document(exc: BaseException, request_id: str) -> dict[str, Any]:
     if isinstance(exc, FaultError):
-        return {"errorMessage": exc.message, "errorType": exc.error_type, "requestId": request_id,
-                "stackTrace": exc.stack}
+        return {
+            "errorMessage": exc.message,
+            "errorType": exc.error_type,
+            "requestId": request_id,
+            "stackTrace": exc.stack,
+        }
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
@@ -93,7 +99,7 @@ def error_document(exc: BaseException, request_id: str) -> dict:
     }
 
 
-def log_error(doc: dict) -> None:
+def log_error(doc: dict[str, Any]) -> None:
     """The `[ERROR]` block Lambda's runtime writes for an unhandled error: one log event (lines joined by CR)."""
     lines = ["[ERROR] %s: %s" % (doc["errorType"], doc["errorMessage"])]
     if doc.get("stackTrace"):
@@ -105,7 +111,7 @@ def log_error(doc: dict) -> None:
 # handler loading (INIT)
 
 
-def load_handler(handler: str):
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
     try:
         module_name, function_name = handler.rsplit(".", 1)
     except ValueError as exc:
@@ -129,21 +135,21 @@ def load_handler(handler: str):
         raise FaultError(
             "Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (function_name, module_name)
         )
-    return fn
+    return fn  # type: ignore[no-any-return]
 
 
 # the context object
 
 
 class CognitoIdentity:
-    def __init__(self, doc: dict | None = None) -> None:
+    def __init__(self, doc: dict[str, Any] | None = None) -> None:
         doc = doc or {}
         self.cognito_identity_id = doc.get("cognitoIdentityId")
         self.cognito_identity_pool_id = doc.get("cognitoIdentityPoolId")
 
 
 class Client:
-    def __init__(self, doc: dict) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.installation_id = doc.get("installation_id")
         self.app_title = doc.get("app_title")
         self.app_version_name = doc.get("app_version_name")
@@ -152,14 +158,14 @@ class Client:
 
 
 class ClientContext:
-    def __init__(self, doc: dict) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.client = Client(doc["client"]) if doc.get("client") else None
         self.custom = doc.get("custom")
         self.env = doc.get("env")
 
 
 class LambdaContext:
-    def __init__(self, static: dict, invoke: dict) -> None:
+    def __init__(self, static: dict[str, Any], invoke: dict[str, Any]) -> None:
         self.function_name = static["function_name"]
         self.function_version = static["function_version"]
         self.memory_limit_in_mb = int(static["memory_limit_in_mb"])
@@ -211,13 +217,13 @@ def setup_logging() -> None:
 # marshalling
 
 
-def _json_default(value):
+def _json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return float(value) if value % 1 else int(value)
     raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 
-def marshal(result) -> bytes:
+def marshal(result: Any) -> bytes:
     try:
         text = json.dumps(result, default=_json_default, ensure_ascii=sys.version_info < (3, 12))
     except (TypeError, ValueError) as exc:
@@ -236,7 +242,7 @@ def flush_output() -> None:
             pass
 
 
-def run_environment(sock: socket.socket, config: dict) -> None:
+def run_environment(sock: socket.socket, config: dict[str, Any]) -> None:
     """INIT, then invocations one at a time, forever. Exits only when the server closes the socket."""
     setup_logging()
     started = time.perf_counter()
@@ -244,13 +250,15 @@ def run_environment(sock: socket.socket, config: dict) -> None:
         handler = load_handler(config["handler"])
     except Exception as exc:  # noqa: BLE001 - any init failure is reported to the caller as Lambda reports it
         doc = error_document(exc, "")
-        print("LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, "
-              "in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using "
-              "managed runtimes, runtime updates can be triggered by a function change, or can be applied "
-              "automatically. To determine if the runtime has been updated, check the runtime version in the "
-              "INIT_START log entry. If this error correlates with a change in the runtime version, you may be able "
-              "to mitigate this error by temporarily rolling back to the previous runtime version. For more "
-              "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html")
+        print(
+            "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, "
+            "in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using "
+            "managed runtimes, runtime updates can be triggered by a function change, or can be applied "
+            "automatically. To determine if the runtime has been updated, check the runtime version in the "
+            "INIT_START log entry. If this error correlates with a change in the runtime version, you may be able "
+            "to mitigate this error by temporarily rolling back to the previous runtime version. For more "
+            "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+        )
         log_error(doc)
         flush_output()
         send_frame(sock, {"type": "init_error"}, json.dumps(doc).encode())
@@ -280,15 +288,28 @@ def run_environment(sock: socket.socket, config: dict) -> None:
         send_frame(sock, reply, body)
 
 
-def become_environment(spawn: dict, conn_fd: int, log_fd: int, base_path: list) -> None:
+def become_environment(spawn: dict[str, Any], conn_fd: int, log_fd: int, base_path: list[str]) -> None:
     """In the forked child: stdout/stderr to the log pipe, the environment's variables, sandbox, then run."""
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
-                                  line_buffering=True, write_through=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
-                                  line_buffering=True, write_through=True)
+    sys.stdout = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
     apply_sandbox(spawn["sandbox"])
     os.environ.clear()
     os.environ.update(spawn["environment"])
@@ -296,10 +317,6 @@ def become_environment(spawn: dict, conn_fd: int, log_fd: int, base_path: list) 
     os.chdir(task_root)
     sys.path[:] = [task_root, *spawn["extra_paths"], *base_path]
     importlib.invalidate_caches()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.set_wakeup_fd(-1)
     run_environment(socket.socket(fileno=conn_fd), spawn)
 
 
@@ -319,7 +336,7 @@ _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
-_libc = None
+_libc: ctypes.CDLL | None = None
 
 
 def _check(result: int, what: str) -> None:
@@ -328,7 +345,7 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
 
-def libc():
+def libc() -> ctypes.CDLL:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -348,7 +365,7 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
     )
 
 
-def apply_sandbox(sandbox: dict) -> None:
+def apply_sandbox(sandbox: dict[str, Any]) -> None:
     """Apply what the server's sandbox backend prepared. `process`: own session, rlimits. `linux`: also cgroup,
     namespaces, mounts, an unprivileged uid and no_new_privs."""
     import resource
@@ -367,16 +384,23 @@ def apply_sandbox(sandbox: dict) -> None:
         flags |= _CLONE_NEWNET
     _check(libc().unshare(flags), "unshare")
     mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    for cover, paths in sandbox.get("reveal", []):
+        fds = [os.open(path, os.O_PATH) for path in paths]
+        mount("tmpfs", cover, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+        for path, fd in zip(paths, fds):
+            os.makedirs(path, exist_ok=True)
+            mount("/proc/self/fd/%d" % fd, path, None, _MS_BIND | _MS_REC)
+            mount(None, path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            os.close(fd)
     for source, target, read_only in sandbox["binds"]:
         mount(source, target, None, _MS_BIND | _MS_REC)
         if read_only:
             mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    for target, options in sandbox.get("tmpfs", []):
-        mount("tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV, options)
     # The pid namespace applies to children: fork once more; this process stays as a reaper (PID 1's parent).
     pid = os.fork()
     if pid:
         _wait_and_mirror(pid)
+    libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # Now PID 1 of the new namespace: a fresh /proc that shows only this namespace.
     mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
     libc().sethostname(b"firebox", 7)
@@ -406,7 +430,7 @@ def _wait_and_mirror(pid: int) -> None:
 # the zygote
 
 
-def recv_spawn(ctrl: socket.socket) -> tuple[dict, list]:
+def recv_spawn(ctrl: socket.socket) -> tuple[dict[str, Any], list[int]]:
     fds = array.array("i")
     data, ancdata, _flags, _addr = ctrl.recvmsg(1 << 20, socket.CMSG_SPACE(2 * fds.itemsize))
     if not data:
@@ -432,9 +456,22 @@ def zygote(ctrl_fd: int, runtime_lib: str) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    ctrl.sendall(json.dumps({"op": "hello", "pid": os.getpid(), "python": list(sys.version_info[:3])}).encode())
+    library = (
+        [os.path.realpath(os.path.join(runtime_lib, name)) for name in sorted(os.listdir(runtime_lib))]
+        if (runtime_lib and os.path.isdir(runtime_lib))
+        else []
+    )
+    hello = {
+        "op": "hello",
+        "pid": os.getpid(),
+        "python": list(sys.version_info[:3]),
+        "prefixes": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable)}),
+        "library": library + ([runtime_lib] if runtime_lib else []),
+    }
+    ctrl.sendall(json.dumps(hello).encode())
     while True:
-        ready, _, _ = select.select([ctrl, wake_r], [], [])
+        watched: list[Any] = [ctrl, wake_r]
+        ready, _, _ = select.select(watched, [], [])
         if wake_r in ready:
             os.read(wake_r, 4096)
         _reap(ctrl)
@@ -451,6 +488,13 @@ def zygote(ctrl_fd: int, runtime_lib: str) -> None:
                 os.close(wake_r)
                 os.close(wake_w)
                 become_environment(spawn, fds[0], fds[1], base_path)
+            except SystemExit as exc:  # sys.exit() in user code ends the runtime with that status, as in Python
+                flush_output()
+                code = exc.code
+                if code is not None and not isinstance(code, int):
+                    sys.stderr.write("%s\n" % code)
+                    code = 1
+                os._exit(code or 0)
             except BaseException:  # noqa: BLE001 - the child must never return into the zygote loop
                 traceback.print_exc()
             finally:

@@ -22,6 +22,8 @@ class SandboxHandle:
     host_paths: list[Path] = field(default_factory=list)
     cgroups: list[Path] = field(default_factory=list)
     mounts: list[Path] = field(default_factory=list)
+    cpu_quota_us: int = 0
+    """A CPU quota still to apply once the first INIT is done (linux)."""
 
 
 class Sandbox(Protocol):
@@ -29,12 +31,21 @@ class Sandbox(Protocol):
     description: str
     """A sentence for the start-up banner: what this backend isolates and what it does not."""
 
-    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path) -> SandboxHandle: ...
+    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path, readable: list[str]) -> SandboxHandle:
+        """Set up the host side of a new environment. `readable`: paths the runtime must be able to read (its
+        interpreter's prefix, the runtime library)."""
+        ...
 
-    def peak_memory_mb(self, handle: SandboxHandle, pid: int) -> int: ...
+    def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:
+        """The most memory the environment has used, in MB (0 if unknown)."""
+        ...
 
     def out_of_memory(self, handle: SandboxHandle) -> bool:
         """True if the environment's memory limit was hit (its processes were killed for it)."""
+        ...
+
+    def initialized(self, handle: SandboxHandle) -> None:
+        """The runtime finished its first INIT: apply limits that INIT runs without (the CPU quota)."""
         ...
 
     def reset(self, handle: SandboxHandle) -> None:

@@ -27,7 +27,7 @@ class ProcessSandbox:
     def __init__(self, envs_dir: Path) -> None:
         self.envs_dir = envs_dir
 
-    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path) -> SandboxHandle:
+    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path, readable: list[str]) -> SandboxHandle:
         root = self.envs_dir / env_id
         tmp = root / "tmp"
         tmp.mkdir(parents=True)
@@ -38,7 +38,9 @@ class ProcessSandbox:
             host_paths=[root],
         )
 
-    def peak_memory_mb(self, handle: SandboxHandle, pid: int) -> int:
+    def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:
+        if pid is None:
+            return 0
         try:
             status = Path(f"/proc/{pid}/status").read_bytes()
         except OSError:
@@ -48,6 +50,9 @@ class ProcessSandbox:
 
     def out_of_memory(self, handle: SandboxHandle) -> bool:
         return False
+
+    def initialized(self, handle: SandboxHandle) -> None:
+        return None
 
     def reset(self, handle: SandboxHandle) -> None:
         return None
