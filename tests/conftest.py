@@ -42,20 +42,24 @@ class RunningServer:
     port: int
     process: subprocess.Popen[str]
     extra_args: list[str] = field(default_factory=list)
+    clients: list[Any] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, region: str = "us-east-1") -> Any:
-        return boto3.client(
+        """A boto3 lambda client for this server, closed when the server stops."""
+        client = boto3.client(
             "lambda",
             endpoint_url=self.endpoint,
             region_name=region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, max_pool_connections=64, read_timeout=900),
         )
+        self.clients.append(client)
+        return client
 
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as response:
@@ -64,6 +68,9 @@ class RunningServer:
 
     def stop(self, timeout: float = 5.0) -> tuple[int, str]:
         """SIGTERM, then the exit code and everything the server printed."""
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -118,8 +125,11 @@ def own_server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def lam(server: RunningServer) -> Any:
-    return server.client()
+def lam(server: RunningServer) -> Iterator[Any]:
+    client = server.client()
+    yield client
+    client.close()
+    server.clients.remove(client)
 
 
 @pytest.fixture

@@ -311,6 +311,7 @@ def test_dry_run_checks_existence_only(lam: Any, name: str) -> None:
     deploy(lam, name, "def handler(e, c):\n    raise SystemExit('must not run')\n")
     response = lam.invoke(FunctionName=name, InvocationType="DryRun")
     assert response["StatusCode"] == 204
+    assert response["Payload"].read() == b""
     with pytest.raises(ClientError) as exc:
         lam.invoke(FunctionName=name + "-missing", InvocationType="DryRun")
     assert error_of(exc) == (
