@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import os
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -64,6 +66,29 @@ def delete_function(lam: Any, name: str) -> None:
     with _api_errors():
         lam.delete_function(FunctionName=name)
     print(f"deleted {name}")
+
+
+def invoke(lam: Any, args: argparse.Namespace) -> bool:
+    """Invoke synchronously; print the log tail (if asked) to stderr and the result to stdout. Returns True when
+    the function failed (the exit status is then 1)."""
+    payload = args.payload
+    if payload.startswith("@"):
+        try:
+            payload = Path(payload[1:]).read_text()
+        except OSError as exc:
+            raise CommandError(f"cannot read {payload[1:]}: {exc.strerror}") from None
+    params: dict[str, Any] = {"FunctionName": args.name, "Payload": payload.encode()}
+    if args.log_tail:
+        params["LogType"] = "Tail"
+    if args.qualifier:
+        params["Qualifier"] = args.qualifier
+    with _api_errors():
+        response = lam.invoke(**params)
+        body = response["Payload"].read().decode("utf-8", "replace")
+    if args.log_tail and response.get("LogResult"):
+        sys.stderr.write(base64.b64decode(response["LogResult"]).decode("utf-8", "replace"))
+    print(body)
+    return bool(response.get("FunctionError"))
 
 
 def zip_source(source: Path) -> bytes:

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     delete = action.add_parser("delete", help="delete a function")
     delete.add_argument("name")
 
+    invoke = client_command("invoke", "invoke a function and print its result")
+    invoke.add_argument("name")
+    invoke.add_argument("--payload", default="{}", help="JSON event, or @FILE to read it from a file")
+    invoke.add_argument("--log-tail", action="store_true", help="also print the last 4 KB of the invocation's log")
+    invoke.add_argument("--qualifier")
+
     deploy = client_command("deploy", "create or update a function from a directory or zip file")
     deploy.add_argument("source", metavar="DIR_OR_ZIP")
     deploy.add_argument("--name", required=True)
@@ -102,4 +108,6 @@ def _client_command(args: argparse.Namespace, client: Any) -> int:
         client.delete_function(lam, args.name)
     elif args.command == "deploy":
         client.deploy(lam, args)
+    elif args.command == "invoke":
+        return int(client.invoke(lam, args))
     return 0

@@ -176,3 +176,25 @@ def test_aws_cli_create_get_list_update_delete(own_server: RunningServer, tmp_pa
     assert "ValidationException" in bad.stderr and "less than or equal to 900" in bad.stderr
     assert _aws(own_server, "delete-function", "--function-name", "aws-cli-fn").returncode == 0
     assert _json(_aws(own_server, "list-functions"))["Functions"] == []
+
+
+def test_invoke_prints_the_result_and_the_log_tail(server: RunningServer, tmp_path: Path) -> None:
+    source = tmp_path / "fn"
+    source.mkdir()
+    (source / "app.py").write_text(
+        "def handler(event, context):\n    print('from the function')\n    if event.get('fail'):\n"
+        "        raise RuntimeError('no')\n    return {'got': event}\n"
+    )
+    deployed = _firebox(
+        server, "deploy", str(source), "--name", "cli-invoke", "--handler", "app.handler", "--runtime", RUNTIME
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    event_file = tmp_path / "event.json"
+    event_file.write_text('{"a": 1}')
+    result = _firebox(server, "invoke", "cli-invoke", "--payload", f"@{event_file}", "--log-tail")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"got": {"a": 1}}
+    assert "from the function" in result.stderr and "REPORT RequestId: " in result.stderr
+    failed = _firebox(server, "invoke", "cli-invoke", "--payload", '{"fail": true}')
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["errorType"] == "RuntimeError"
