@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=40)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle", type=int, default=0, help="environments to keep warm for the footprint figure")
+    parser.add_argument("--memory", type=int, default=128, help="MemorySize of the functions (CPU scales with it)")
     args = parser.parse_args()
     have_wrk = shutil.which("wrk") is not None
     rows: list[tuple[str, float, str]] = []
@@ -113,6 +114,7 @@ def main() -> None:
                     "Runtime": RUNTIME,
                     "Handler": "app.handler",
                     "Role": ROLE,
+                    "MemorySize": args.memory,
                     "Code": {"ZipFile": zipped},
                 }
                 client.timed("POST", "/2015-03-31/functions", body, expect=201)
@@ -174,7 +176,7 @@ def main() -> None:
         rows.append((f"{count} idle warm environments, memory taken", used, "MB"))
         rows.append(("per idle environment", used / count, "MB"))
     print(
-        f"# invoke, {platform.python_implementation()} {platform.python_version()}, runtime {RUNTIME}, "
+        f"# invoke, {platform.python_implementation()} {platform.python_version()}, runtime {RUNTIME}, MemorySize {args.memory}, "
         f"{args.samples} warm samples, {args.cold} cold starts"
     )
     for label, value, unit in rows:

@@ -66,7 +66,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(services: Services) -> Starlette:
     app = Starlette(
-        routes=[*functions.routes, *invoke.routes, *tags.routes, *account.routes, *system.routes],
+        routes=[*invoke.routes, *functions.routes, *tags.routes, *account.routes, *system.routes],  # hot path first
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
     )

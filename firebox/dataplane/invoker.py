@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import signal
 import time
 import uuid
@@ -319,7 +320,7 @@ def _platform_error(error_type: str, message: str, message_first: bool = False) 
 
 
 def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    return f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x};Parent={random.getrandbits(64):016x};Sampled=0"
 
 
 def _iso_now() -> str:

@@ -44,8 +44,21 @@ _RUNTIME_FIELDS = (
 )
 
 
+_KEYS: dict[tuple[str, str, str], str] = {}
+
+
 def environment_key(config: FunctionConfig) -> str:
-    """A digest of everything about a function version that an environment bakes in."""
+    """A digest of everything about a function version that an environment bakes in (memoised per revision)."""
+    memo = (config.name, config.version, config.revision_id)
+    key = _KEYS.get(memo)
+    if key is None:
+        if len(_KEYS) > 10_000:
+            _KEYS.clear()
+        key = _KEYS[memo] = _digest(config)
+    return key
+
+
+def _digest(config: FunctionConfig) -> str:
     doc = asdict(config)
     material = json.dumps({field: doc[field] for field in _RUNTIME_FIELDS}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:32]

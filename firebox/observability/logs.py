@@ -1,8 +1,8 @@
 """Function logs, written durably in batches off the hot path.
 
-The data plane hands each invocation's log text to `LogWriter.emit` (no I/O there: it splits lines and queues
-them); a background task writes what has queued up to the store every `FLUSH_INTERVAL` or when `BATCH` events are
-waiting. Each line is one log event, as Lambda's platform and runtime lines are.
+The data plane hands each invocation's log text to `LogWriter.emit` (no I/O there: it only queues it); a background
+task writes what has queued up to the store every `FLUSH_INTERVAL` or when `BATCH` blocks are waiting. Each line
+is one log event when read back, as Lambda's platform and runtime lines are.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ class LogWriter:
 
     def emit(self, config: FunctionConfig, log_stream: str, text: str) -> None:
         group = config.log_group or f"/aws/lambda/{config.name}"
-        now = int(time.time() * 1000)
-        self._pending.extend(LogEvent(group, log_stream, now, line) for line in text.splitlines())
+        self._pending.append(LogEvent(group, log_stream, int(time.time() * 1000), text))
         if len(self._pending) >= BATCH:
             self._wake.set()
 

@@ -58,7 +58,9 @@ class CodeArchiveStore(Protocol):
 
 
 class LogStore(Protocol):
-    def append_log_events(self, events: Sequence[LogEvent]) -> None: ...
+    def append_log_events(self, events: Sequence[LogEvent]) -> None:
+        """Append events; an event's message may hold several lines written together (read back one per line)."""
+        ...
 
     def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
         """The last `limit` events of a group (or of one stream), oldest first."""

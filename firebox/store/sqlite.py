@@ -227,32 +227,24 @@ class SQLiteStore:
     def append_log_events(self, events: Sequence[LogEvent]) -> None:
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO log_events (log_group, log_stream, timestamp, message) VALUES (?, ?, ?, ?)",
+                "INSERT INTO log_blocks (log_group, log_stream, timestamp, text) VALUES (?, ?, ?, ?)",
                 [(e.log_group, e.log_stream, e.timestamp, e.message) for e in events],
             )
 
     def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
-        if log_stream is None:
-            rows = (
-                self._conn()
-                .execute(
-                    "SELECT log_group, log_stream, timestamp, message FROM log_events WHERE log_group = ?"
-                    " ORDER BY id DESC LIMIT ?",
-                    (log_group, limit),
-                )
-                .fetchall()
-            )
-        else:
-            rows = (
-                self._conn()
-                .execute(
-                    "SELECT log_group, log_stream, timestamp, message FROM log_events"
-                    " WHERE log_group = ? AND log_stream = ? ORDER BY id DESC LIMIT ?",
-                    (log_group, log_stream, limit),
-                )
-                .fetchall()
-            )
-        return [LogEvent(*row) for row in reversed(rows)]
+        query = "SELECT log_group, log_stream, timestamp, text FROM log_blocks WHERE log_group = ?"
+        params: tuple[object, ...] = (log_group,)
+        if log_stream is not None:
+            query += " AND log_stream = ?"
+            params += (log_stream,)
+        events: list[LogEvent] = []
+        for group, stream, timestamp, text in self._conn().execute(query + " ORDER BY id DESC", params):
+            lines = text.splitlines()[-(limit - len(events)) :]
+            events[:0] = [LogEvent(group, stream, timestamp, line) for line in lines]
+            if len(events) >= limit:
+                break
+        return events
+
 
 
 def _encode(config: FunctionConfig) -> str:

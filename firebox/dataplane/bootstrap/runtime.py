@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import resource
 import select
 import signal
 import socket
@@ -368,8 +369,6 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
 def apply_sandbox(sandbox: dict[str, Any]) -> None:
     """Apply what the server's sandbox backend prepared. `process`: own session, rlimits. `linux`: also cgroup,
     namespaces, mounts, an unprivileged uid and no_new_privs."""
-    import resource
-
     os.setsid()
     nofile = sandbox.get("nofile", 1024)
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -447,6 +446,7 @@ def zygote(ctrl_fd: int, runtime_lib: str) -> None:
     if runtime_lib and os.path.isdir(runtime_lib):
         base_path.append(runtime_lib)
     sys.path[:] = base_path
+    libc()  # resolved once here: find_library runs ldconfig, far too slow to repeat in every environment
     try:  # what Lambda's Python runtime ships, imported once here so every environment starts with it loaded
         import boto3  # noqa: F401
     except Exception:  # noqa: BLE001 - a runtime without boto3 still runs handlers that do not use it

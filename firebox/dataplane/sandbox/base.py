@@ -22,6 +22,8 @@ class SandboxHandle:
     host_paths: list[Path] = field(default_factory=list)
     cgroups: list[Path] = field(default_factory=list)
     mounts: list[Path] = field(default_factory=list)
+    peak_fd: int | None = None
+    """An open descriptor on the memory peak counter (linux)."""
     cpu_quota_us: int = 0
     """A CPU quota still to apply once the first INIT is done (linux)."""
 

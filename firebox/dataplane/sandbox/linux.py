@@ -185,10 +185,18 @@ class LinuxSandbox:
         return [[cover, sorted(set(paths))] for cover, paths in covers.items()]
 
     def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        """Read on every invocation, so through a descriptor kept open for the environment's life."""
+        if handle.peak_fd is None:
+            if not handle.cgroups:
+                return 0
+            name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+            try:
+                handle.peak_fd = os.open(handle.cgroups[0] / name, os.O_RDONLY)
+            except OSError:
+                return 0
         try:
-            return int((handle.cgroups[0] / name).read_text()) // (1024 * 1024)
-        except (OSError, ValueError, IndexError):
+            return int(os.pread(handle.peak_fd, 32, 0)) // (1024 * 1024)
+        except (OSError, ValueError):
             return 0
 
     def out_of_memory(self, handle: SandboxHandle) -> bool:
@@ -221,6 +229,9 @@ class LinuxSandbox:
         return None
 
     def release(self, handle: SandboxHandle) -> None:
+        if handle.peak_fd is not None:
+            os.close(handle.peak_fd)
+            handle.peak_fd = None
         for group in handle.cgroups:
             self._oom_seen.pop(str(group), None)
             for _ in range(50):
