@@ -34,6 +34,7 @@ from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.invoker import DataPlaneSettings, Invoker
 from firebox.dataplane.pool import EnvironmentPool
 from firebox.dataplane.sandbox import create_sandbox
+from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
 from firebox.observability.logs import LogWriter
 from firebox.store.code_files import CodeFiles
@@ -76,6 +77,7 @@ class Server:
         self.catalog = FunctionCatalog(self.store, self.executor)
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
         self.logs = LogWriter(self.store, self.executor)
+        self.spares = SparePool(self.sandbox, self.zygotes)
         self.invoker = Invoker(
             DataPlaneSettings(settings.region, settings.account_id, self.endpoint_url),
             self.catalog,
@@ -84,6 +86,7 @@ class Server:
             self.sandbox,
             self.code_files.unpacked_path,
             self.logs.emit,
+            self.spares,
         )
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(self.pool.retire_function)
@@ -172,6 +175,7 @@ class Server:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.spares.close()
         await self.pool.close()
         await asyncio.gather(*(zygote.stop() for zygote in self.zygotes.values()))
         await self.logs.close()

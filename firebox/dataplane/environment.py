@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -21,8 +22,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from firebox.dataplane.frames import read_frame, write_frame
+from firebox.dataplane.frames import FRAME, read_frame, write_frame
 from firebox.dataplane.sandbox import Sandbox, SandboxHandle
+from firebox.dataplane.spares import Spare
 from firebox.dataplane.zygote import Zygote
 from firebox.models.function import FunctionConfig
 
@@ -71,7 +73,12 @@ class Environment:
         sandbox: Sandbox,
         base_environment: dict[str, str],
         started_at: float,
+        spare: Spare | None = None,
     ) -> None:
+        """A new environment for `config`, in a sandbox prepared for it or in a spare's (which then becomes this
+        environment: its id, sandbox and waiting process)."""
+        if spare is not None:
+            env_id = spare.env_id
         self.id = env_id
         self.key = key
         self.config = config
@@ -80,7 +87,9 @@ class Environment:
         self.state = EnvironmentState.COLD
         self.log_stream = time.strftime("%Y/%m/%d/", time.gmtime(started_at)) + f"[{config.version}]{env_id}"
         self.last_used = time.monotonic()
-        self.handle: SandboxHandle = sandbox.prepare(env_id, config, code_dir, zygote.readable_paths)
+        self.handle: SandboxHandle = spare.handle if spare is not None else sandbox.prepare(env_id)
+        sandbox.assign(self.handle, config, code_dir, zygote.readable_paths)
+        self._spare = spare
         self.pid: int | None = None
         self._exit_status: int | None = None
         self._base_environment = base_environment
@@ -92,7 +101,8 @@ class Environment:
 
     # the runtime process
 
-    def spawn_document(self) -> dict[str, Any]:
+    def assignment(self) -> dict[str, Any]:
+        """What the runtime needs to know about its function (the child's `confine` and `run_environment`)."""
         config = self.config
         environment = {
             **self._base_environment,
@@ -109,14 +119,13 @@ class Environment:
         if self.handle.tmp_dir != "/tmp":
             environment.setdefault("TMPDIR", self.handle.tmp_dir)
         return {
-            "env_id": self.id,
             "handler": config.handler,
             "environment": environment,
             "extra_paths": [
                 "/opt/python",
                 f"/opt/python/lib/python{config.runtime.removeprefix('python')}/site-packages",
             ],
-            "sandbox": self.handle.document,
+            "sandbox": self.handle.assignment,
             "context": {
                 "function_name": config.name,
                 "function_version": config.version,
@@ -127,19 +136,29 @@ class Environment:
         }
 
     async def start(self) -> None:
-        """Fork a runtime process into the sandbox (the state becomes `initializing`)."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_read, log_write = os.pipe()
-        try:
-            self._exit_status = None
-            self.pid = await self.zygote.spawn(self.spawn_document(), theirs.fileno(), log_write)
-        except BaseException:
-            ours.close()
-            os.close(log_read)
-            raise
-        finally:
-            theirs.close()
-            os.close(log_write)
+        """Start a runtime in the sandbox: give the spare its function, or fork one from the zygote (the state
+        becomes `initializing`)."""
+        self._exit_status = None
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            self.pid = spare.pid
+            ours, log_read = spare.sock, spare.log_fd
+            frame = json.dumps({"type": "assign", "assignment": self.assignment()}, separators=(",", ":")).encode()
+            with contextlib.suppress(OSError):  # a spare that died is found out at INIT, like any crash
+                ours.sendall(FRAME.pack(len(frame), 0) + frame)
+        else:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            log_read, log_write = os.pipe()
+            document = {"env_id": self.id, "sandbox": self.handle.document, "assignment": self.assignment()}
+            try:
+                self.pid = await self.zygote.spawn(document, theirs.fileno(), log_write)
+            except BaseException:
+                ours.close()
+                os.close(log_read)
+                raise
+            finally:
+                theirs.close()
+                os.close(log_write)
         os.set_blocking(log_read, False)
         self._log_fd = log_read
         asyncio.get_running_loop().add_reader(log_read, self._read_log)

@@ -28,6 +28,7 @@ from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.environment import Answer, Environment, EnvironmentState, InitOutcome, RuntimeGone
 from firebox.dataplane.pool import EnvironmentPool, environment_key
 from firebox.dataplane.sandbox import Sandbox
+from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
 from firebox.errors import ResourceConflictException, ResourceNotFoundException
 from firebox.models.arn import function_arn
@@ -76,7 +77,9 @@ class Invoker:
         sandbox: Sandbox,
         code_dir: Callable[[str], Path],
         log_sink: Callable[[FunctionConfig, str, str], None],
+        spares: SparePool,
     ) -> None:
+        self.spares = spares
         self.settings = settings
         self.catalog = catalog
         self.pool = pool
@@ -114,6 +117,7 @@ class Invoker:
                 self.sandbox,
                 self._base_environment(config.runtime),
                 time.time(),
+                spare=self.spares.take(config.runtime),
             )
             self.pool.add(env)
         try:

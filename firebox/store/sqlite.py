@@ -246,7 +246,6 @@ class SQLiteStore:
         return events
 
 
-
 def _encode(config: FunctionConfig) -> str:
     return json.dumps(asdict(config), separators=(",", ":"))
 

@@ -8,8 +8,11 @@ library only and never `firebox`. It is started as a script:
 The zygote pre-imports what every environment needs (and boto3 from RUNTIME_LIB_DIR, as Lambda's Python runtime ships
 it), then waits on ZYGOTE_FD (a SOCK_SEQPACKET socket) for spawn requests. Each request carries a JSON document and
 two file descriptors: the environment's frame socket and the write end of its log pipe. The zygote forks; the child
-applies its sandbox, becomes the environment's runtime and never returns to the zygote loop. The zygote reports
-`spawned` (with the pid) and, when it reaps a child, `exited` (with the raw wait status).
+isolates itself (`isolate`: the function-independent part of the sandbox), confines itself to its function
+(`confine`), becomes the environment's runtime and never returns to the zygote loop. A request without an
+`assignment` makes a spare: it isolates itself ahead of time and waits on its frame socket for the assignment, so
+a cold start skips the slow part. The zygote reports `spawned` (with the pid) and, when it reaps a child, `exited`
+(with the raw wait status).
 
 Frames between the server and an environment: 4-byte big-endian header length, 4-byte payload length, a JSON
 header, the raw payload bytes.
@@ -311,14 +314,23 @@ def become_environment(spawn: dict[str, Any], conn_fd: int, log_fd: int, base_pa
         line_buffering=True,
         write_through=True,
     )
-    apply_sandbox(spawn["sandbox"])
+    isolate(spawn["sandbox"])
+    sock = socket.socket(fileno=conn_fd)
+    assignment = spawn.get("assignment")
+    if assignment is None:  # a spare: isolated ahead of time, waiting to learn which function it will run
+        try:
+            header, _ = recv_frame(sock)
+        except EOFError:
+            os._exit(0)
+        assignment = header["assignment"]
+    confine(spawn["sandbox"]["kind"], assignment["sandbox"])
     os.environ.clear()
-    os.environ.update(spawn["environment"])
-    task_root = spawn["environment"]["LAMBDA_TASK_ROOT"]
+    os.environ.update(assignment["environment"])
+    task_root = assignment["environment"]["LAMBDA_TASK_ROOT"]
     os.chdir(task_root)
-    sys.path[:] = [task_root, *spawn["extra_paths"], *base_path]
+    sys.path[:] = [task_root, *assignment["extra_paths"], *base_path]
     importlib.invalidate_caches()
-    run_environment(socket.socket(fileno=conn_fd), spawn)
+    run_environment(sock, assignment)
 
 
 # sandboxing inside the child
@@ -366,9 +378,9 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
     )
 
 
-def apply_sandbox(sandbox: dict[str, Any]) -> None:
-    """Apply what the server's sandbox backend prepared. `process`: own session, rlimits. `linux`: also cgroup,
-    namespaces, mounts, an unprivileged uid and no_new_privs."""
+def isolate(sandbox: dict[str, Any]) -> None:
+    """The part of the sandbox that does not depend on the function (a spare does it ahead of time).
+    `process`: own session, rlimits. `linux`: also the cgroups, new namespaces and a fresh /proc."""
     os.setsid()
     nofile = sandbox.get("nofile", 1024)
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -383,6 +395,21 @@ def apply_sandbox(sandbox: dict[str, Any]) -> None:
         flags |= _CLONE_NEWNET
     _check(libc().unshare(flags), "unshare")
     mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    # The pid namespace applies to children: fork once more; this process stays as a reaper (PID 1's parent).
+    pid = os.fork()
+    if pid:
+        _wait_and_mirror(pid)
+    libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # Now PID 1 of the new namespace: a fresh /proc that shows only this namespace.
+    mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
+    libc().sethostname(b"firebox", 7)
+
+
+def confine(kind: str, sandbox: dict[str, Any]) -> None:
+    """The function's part (`linux`): its code read-only at /var/task, its /tmp, private directories the runtime
+    needs re-exposed, then its unprivileged uid and no_new_privs."""
+    if kind != "linux":
+        return
     for cover, paths in sandbox.get("reveal", []):
         fds = [os.open(path, os.O_PATH) for path in paths]
         mount("tmpfs", cover, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
@@ -395,14 +422,6 @@ def apply_sandbox(sandbox: dict[str, Any]) -> None:
         mount(source, target, None, _MS_BIND | _MS_REC)
         if read_only:
             mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    # The pid namespace applies to children: fork once more; this process stays as a reaper (PID 1's parent).
-    pid = os.fork()
-    if pid:
-        _wait_and_mirror(pid)
-    libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # Now PID 1 of the new namespace: a fresh /proc that shows only this namespace.
-    mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
-    libc().sethostname(b"firebox", 7)
     uid = sandbox["uid"]
     os.setgroups([])
     os.setgid(uid)

@@ -15,10 +15,13 @@ class SandboxHandle:
     """One environment's sandbox: what the child applies, and the host resources to release at retirement."""
 
     document: dict[str, Any]
+    """The function-independent part, applied by the child's `isolate` (a spare applies it ahead of time)."""
     task_root: str
     """Where the code is, as the handler sees it (LAMBDA_TASK_ROOT)."""
     tmp_dir: str
     """Where /tmp is, as the handler sees it."""
+    assignment: dict[str, Any] = field(default_factory=dict)
+    """The function's part, applied by the child's `confine`; filled in by `Sandbox.assign`."""
     host_paths: list[Path] = field(default_factory=list)
     cgroups: list[Path] = field(default_factory=list)
     mounts: list[Path] = field(default_factory=list)
@@ -33,9 +36,13 @@ class Sandbox(Protocol):
     description: str
     """A sentence for the start-up banner: what this backend isolates and what it does not."""
 
-    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path, readable: list[str]) -> SandboxHandle:
-        """Set up the host side of a new environment. `readable`: paths the runtime must be able to read (its
-        interpreter's prefix, the runtime library)."""
+    def prepare(self, env_id: str) -> SandboxHandle:
+        """Set up the function-independent host side of a new environment (done ahead of time for spares)."""
+        ...
+
+    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
+        """Fit a prepared sandbox to a function: its limits, its code, its /tmp size. `readable`: paths the runtime
+        must be able to read (its interpreter's prefix, the runtime library)."""
         ...
 
     def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:

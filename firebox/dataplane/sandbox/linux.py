@@ -42,7 +42,11 @@ PIDS_MAX = 1024
 UID_BASE = 200_000
 UID_RANGE = 60_000
 TASK_ROOT = "/var/task"
+DEFAULT_TMP_MB = 512
 _MNT_DETACH = 2
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MS_REMOUNT = 32
 
 
 def unavailable_reason() -> str | None:
@@ -116,41 +120,58 @@ class LinuxSandbox:
             return [CGROUP_ROOT / GROUP]
         return [CGROUP_ROOT / controller / GROUP for controller in ("memory", "cpu", "pids")]
 
-    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path, readable: list[str]) -> SandboxHandle:
+    def prepare(self, env_id: str) -> SandboxHandle:
         root = self.envs_dir / env_id
         tmp = root / "tmp"
         tmp.mkdir(parents=True)
         handle = SandboxHandle(document={}, task_root=TASK_ROOT, tmp_dir="/tmp", host_paths=[root])
         try:
-            options = f"size={config.ephemeral_storage}m,mode=1777"
-            if self._libc.mount(b"tmpfs", str(tmp).encode(), b"tmpfs", 2 | 4, options.encode()) != 0:
-                raise OSError(ctypes.get_errno(), f"mounting the /tmp of {env_id}: {os.strerror(ctypes.get_errno())}")
+            self._mount_tmp(tmp, DEFAULT_TMP_MB, remount=False)
             handle.mounts.append(tmp)
-            handle.cgroups = self._make_cgroups(env_id, config)
-            vcpus = min(config.memory_size / MB_PER_VCPU, float(os.cpu_count() or 1))
-            handle.cpu_quota_us = max(1000, int(CPU_PERIOD_US * vcpus))
+            handle.cgroups = self._make_cgroups(env_id)
             handle.document = {
                 "kind": "linux",
                 "nofile": 1024,
-                "uid": next(self._uids),
                 "cgroup_procs": [str(group / "cgroup.procs") for group in handle.cgroups],
-                "binds": [[str(code_dir), TASK_ROOT, True], [str(tmp), "/tmp", False]],
-                "reveal": self._reveal(readable),
             }
         except BaseException:
             self.release(handle)
             raise
         return handle
 
-    def _make_cgroups(self, env_id: str, config: FunctionConfig) -> list[Path]:
-        memory = config.memory_size * 1024 * 1024
+    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
+        memory = str(config.memory_size * 1024 * 1024)
+        if self.version == 2:
+            (handle.cgroups[0] / "memory.max").write_text(memory)
+        else:
+            (handle.cgroups[0] / "memory.limit_in_bytes").write_text(memory)
+            with contextlib.suppress(OSError):
+                (handle.cgroups[0] / "memory.memsw.limit_in_bytes").write_text(memory)
+        if config.ephemeral_storage != DEFAULT_TMP_MB:
+            self._mount_tmp(handle.mounts[0], config.ephemeral_storage, remount=True)
+        vcpus = min(config.memory_size / MB_PER_VCPU, float(os.cpu_count() or 1))
+        handle.cpu_quota_us = max(1000, int(CPU_PERIOD_US * vcpus))
+        handle.assignment = {
+            "uid": next(self._uids),
+            "binds": [[str(code_dir), TASK_ROOT, True], [str(handle.mounts[0]), "/tmp", False]],
+            "reveal": self._reveal(readable),
+        }
+
+    def _mount_tmp(self, path: Path, size_mb: int, remount: bool) -> None:
+        flags = _MS_NOSUID | _MS_NODEV | (_MS_REMOUNT if remount else 0)
+        options = f"size={size_mb}m,mode=1777".encode()
+        if self._libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", flags, options) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mounting the /tmp at {path}: {os.strerror(err)}")
+
+    def _make_cgroups(self, env_id: str) -> list[Path]:
+        """The environment's cgroups, limited to PIDS_MAX processes; memory and CPU are set by `assign`."""
         if self.version == 2:
             group = CGROUP_ROOT / GROUP / env_id
             (CGROUP_ROOT / GROUP).mkdir(exist_ok=True)
             with contextlib.suppress(OSError):
                 (CGROUP_ROOT / GROUP / "cgroup.subtree_control").write_text("+memory +cpu +pids")
             group.mkdir()
-            (group / "memory.max").write_text(str(memory))
             with contextlib.suppress(OSError):
                 (group / "memory.swap.max").write_text("0")
             (group / "pids.max").write_text(str(PIDS_MAX))
@@ -160,10 +181,7 @@ class LinuxSandbox:
             group = CGROUP_ROOT / controller / GROUP / env_id
             group.mkdir(parents=True)
             groups.append(group)
-        memory_group, cpu_group, pids_group = groups
-        (memory_group / "memory.limit_in_bytes").write_text(str(memory))
-        with contextlib.suppress(OSError):
-            (memory_group / "memory.memsw.limit_in_bytes").write_text(str(memory))
+        _, cpu_group, pids_group = groups
         (cpu_group / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
         (pids_group / "pids.max").write_text(str(PIDS_MAX))
         return groups

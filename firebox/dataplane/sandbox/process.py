@@ -27,16 +27,20 @@ class ProcessSandbox:
     def __init__(self, envs_dir: Path) -> None:
         self.envs_dir = envs_dir
 
-    def prepare(self, env_id: str, config: FunctionConfig, code_dir: Path, readable: list[str]) -> SandboxHandle:
+    def prepare(self, env_id: str) -> SandboxHandle:
         root = self.envs_dir / env_id
         tmp = root / "tmp"
         tmp.mkdir(parents=True)
         return SandboxHandle(
             document={"kind": "process", "nofile": 1024},
-            task_root=str(code_dir),
+            task_root="",
             tmp_dir=str(tmp),
             host_paths=[root],
         )
+
+    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
+        handle.task_root = str(code_dir)
+        handle.assignment = {}
 
     def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:
         if pid is None:
