@@ -176,8 +176,8 @@ def main() -> None:
         rows.append((f"{count} idle warm environments, memory taken", used, "MB"))
         rows.append(("per idle environment", used / count, "MB"))
     print(
-        f"# invoke, {platform.python_implementation()} {platform.python_version()}, runtime {RUNTIME}, MemorySize {args.memory}, "
-        f"{args.samples} warm samples, {args.cold} cold starts"
+        f"# invoke, {platform.python_implementation()} {platform.python_version()}, runtime {RUNTIME}, "
+        f"MemorySize {args.memory}, {args.samples} warm samples, {args.cold} cold starts"
     )
     for label, value, unit in rows:
         print(f"{label:55} {value:10.2f} {unit}")
