@@ -1,12 +1,14 @@
-"""The ASGI application: routes, the request-id middleware and error handling.
+"""The ASGI application: the request-id middleware, the Invoke fast path, the router and error handling.
 
-Middleware, outermost first:
+Outermost first:
 
 1. `RequestIdMiddleware`: gives every request an id, sends it back as `x-amzn-RequestId` on every response
    (errors included), and turns anything unexpected into a `ServiceException` response.
-2. Starlette's exception middleware: `FireboxError` → AWS error response; unknown paths and methods →
+2. `Dispatch`: Invoke requests go straight to `routes.invoke.InvokeEndpoint` (the hot path: no router, no
+   per-request objects); everything else to the Starlette application.
+3. Starlette's exception middleware: `FireboxError` → AWS error response; unknown paths and methods →
    `UnknownOperationException`.
-3. The router: one module per resource family in `firebox.api.routes`.
+4. The router: one module per resource family in `firebox.api.routes`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import uuid
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,20 @@ class RequestIdMiddleware:
             await unexpected_error_response(exc, request_id)(scope, receive, send_with_id)
 
 
+class Dispatch:
+    def __init__(self, invoke: invoke.InvokeEndpoint, routes: ASGIApp) -> None:
+        self.invoke = invoke
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            function = invoke.matches(scope)
+            if function is not None:
+                await self.invoke(scope, receive, send, function)
+                return
+        await self.routes(scope, receive, send)
+
+
 async def _firebox_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FireboxError)
     return error_response(exc)
@@ -64,11 +79,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(UnknownOperationException(f"No Lambda operation matches {request.method} {request.url.path}"))
 
 
-def build_app(services: Services) -> Starlette:
-    app = Starlette(
-        routes=[*invoke.routes, *functions.routes, *tags.routes, *account.routes, *system.routes],  # hot path first
-        middleware=[Middleware(RequestIdMiddleware)],
+def build_app(services: Services) -> ASGIApp:
+    routes = Starlette(
+        routes=[*functions.routes, *tags.routes, *account.routes, *system.routes],
         exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
     )
-    app.state.services = services
-    return app
+    routes.state.services = services
+    return RequestIdMiddleware(Dispatch(invoke.InvokeEndpoint(services), routes))

@@ -359,3 +359,35 @@ def test_logs_are_stored_per_function_and_stream(server: RunningServer, lam: Any
     assert "stored line" in messages
     assert messages[-1].startswith(f"REPORT RequestId: {request_id}\t")
     assert {e["logStreamName"] for e in events} == {events[0]["logStreamName"]}
+
+
+def test_three_second_timeout_is_enforced(lam: Any, name: str) -> None:
+    deploy(lam, name, "import time\ndef handler(e, c):\n    time.sleep(10)\n", Timeout=3)
+    started = time.monotonic()
+    result, response = invoke(lam, name)
+    elapsed = time.monotonic() - started
+    assert result["errorType"] == "Sandbox.Timedout"
+    assert result["errorMessage"].endswith("Task timed out after 3.00 seconds")
+    assert 3.0 <= elapsed < 3.0 * 1.5 + 1.0
+
+
+def test_idle_environments_are_retired(tmp_path: Any) -> None:
+    from tests.conftest import start_server
+
+    running = start_server(tmp_path / "data", "--config", str(_idle_config(tmp_path)))
+    try:
+        lam = running.client()
+        deploy(lam, "idle", STATEFUL)
+        assert invoke(lam, "idle")[0]["counter"] == 1
+        assert invoke(lam, "idle")[0]["counter"] == 2, "warm while in use"
+        time.sleep(2.5)
+        _, response = invoke(lam, "idle", LogType="Tail")
+        assert "Init Duration" in tail(response), "the idle environment was retired: this was a cold start"
+    finally:
+        running.stop()
+
+
+def _idle_config(tmp_path: Any) -> Any:
+    path = tmp_path / "firebox.toml"
+    path.write_text("environment_idle_ttl = 1.0\nshutdown_grace = 0.5\n")
+    return path

@@ -1,5 +1,9 @@
 """Invoke: `POST /2015-03-31/functions/{FunctionName}/invocations`.
 
+This is the hot path, so it is a plain ASGI endpoint rather than a Starlette route: `firebox.api.app` sends every
+request whose method and path match `matches()` here and everything else to the router. It still goes through the
+request-id middleware, and its errors through `firebox.api.errors`, like every other operation.
+
 Order of checks, as Lambda's: resolve the function and qualifier (404) → its state (409) → payload size (413) →
 payload is JSON (400) → run. The request id in `x-amzn-RequestId` is the one the function sees.
 """
@@ -9,14 +13,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from firebox.api.services import services_of
+from firebox.api.errors import error_response
+from firebox.api.services import Services
 from firebox.errors import (
+    FireboxError,
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
@@ -27,49 +33,115 @@ from firebox.models.invocation import InvocationType, InvokeRequest
 SYNC_PAYLOAD_LIMIT = 6_291_456
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_LIMIT = 3583
-_TYPES = [t.value for t in (InvocationType.EVENT, InvocationType.REQUEST_RESPONSE, InvocationType.DRY_RUN)]
+_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+_TYPES = {t.value: t for t in (InvocationType.EVENT, InvocationType.REQUEST_RESPONSE, InvocationType.DRY_RUN)}
 
 
-def _invocation_type(request: Request) -> InvocationType:
-    raw = request.headers.get("x-amz-invocation-type", InvocationType.REQUEST_RESPONSE.value)
-    if raw not in _TYPES:
+def matches(scope: Scope) -> str | None:
+    """The FunctionName of an Invoke request, or None if `scope` is not one."""
+    if scope["method"] != "POST":
+        return None
+    match = _PATH.fullmatch(scope["path"])
+    return unquote(match.group(1)) if match else None
+
+
+class InvokeEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, function: str) -> None:
+        try:
+            status, headers, body = await self._invoke(scope, receive, function)
+        except FireboxError as error:
+            await error_response(error)(scope, receive, send)
+            return
+        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _invoke(
+        self, scope: Scope, receive: Receive, function: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        headers = dict(scope["headers"])
+        invocation_type = _invocation_type(headers)
+        tail = _log_tail(headers)
+        client_context = _client_context(headers)
+        query = scope["query_string"]
+        qualifier = parse_qs(query.decode()).get("Qualifier", [None])[0] if query else None
+        fid = self.services.functions.resolve(function, qualifier)
+        config = await self.services.invoker.prepare(fid.name, fid.qualifier)
+        if invocation_type is InvocationType.DRY_RUN:
+            return 204, [], b""
+        if invocation_type is InvocationType.EVENT:
+            raise InvalidParameterValueException(
+                "Asynchronous invocation (InvocationType Event) is not supported by this Firebox version yet."
+            )
+        payload = await _payload(receive, invocation_type)
+        result = await self.services.invoker.run(
+            config,
+            InvokeRequest(
+                function=function,
+                qualifier=fid.qualifier,
+                payload=payload,
+                request_id=scope["state"]["request_id"],
+                invocation_type=invocation_type,
+                client_context=client_context,
+            ),
+        )
+        response_headers = [(b"x-amz-executed-version", result.executed_version.encode())]
+        if result.function_error:
+            response_headers.append((b"x-amz-function-error", result.function_error.encode()))
+        if tail:
+            response_headers.append((b"x-amz-log-result", base64.b64encode(result.log.encode()[-LOG_TAIL_BYTES:])))
+        return 200, response_headers, result.payload
+
+
+def _invocation_type(headers: dict[bytes, bytes]) -> InvocationType:
+    raw = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode("latin-1")
+    invocation_type = _TYPES.get(raw)
+    if invocation_type is None:
         raise ValidationException.of(
             [(raw, "invocationType", f"Member must satisfy enum value set: [{', '.join(_TYPES)}]")]
         )
-    return InvocationType(raw)
+    return invocation_type
 
 
-def _log_tail(request: Request) -> bool:
-    raw = request.headers.get("x-amz-log-type", "None")
+def _log_tail(headers: dict[bytes, bytes]) -> bool:
+    raw = headers.get(b"x-amz-log-type", b"None").decode("latin-1")
     if raw not in ("None", "Tail"):
         raise ValidationException.of([(raw, "logType", "Member must satisfy enum value set: [None, Tail]")])
     return raw == "Tail"
 
 
-def _client_context(request: Request) -> dict[str, Any] | None:
-    raw = request.headers.get("x-amz-client-context")
+def _client_context(headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+    raw = headers.get(b"x-amz-client-context")
     if not raw:
         return None
     if len(raw) > CLIENT_CONTEXT_LIMIT:
         raise ValidationException.of(
-            [(raw, "clientContext", f"Member must have length less than or equal to {CLIENT_CONTEXT_LIMIT}")]
+            [("…", "clientContext", f"Member must have length less than or equal to {CLIENT_CONTEXT_LIMIT}")]
         )
     try:
         doc = json.loads(base64.b64decode(raw, validate=True))
     except (binascii.Error, ValueError):
-        raise InvalidRequestContentException("Client context must be a base64-encoded JSON object.") from None
+        doc = None
     if not isinstance(doc, dict):
         raise InvalidRequestContentException("Client context must be a base64-encoded JSON object.")
     return doc
 
 
-async def _payload(request: Request, invocation_type: InvocationType) -> bytes:
+async def _payload(receive: Receive, invocation_type: InvocationType) -> bytes:
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size <= SYNC_PAYLOAD_LIMIT:
             chunks.append(chunk)
+        more = message.get("more_body", False)
     if size > SYNC_PAYLOAD_LIMIT:  # read to the end to report the size, as Lambda does; never executed
         raise RequestEntityTooLargeException(
             f"{size} byte payload is too large for the {invocation_type.value} invocation type "
@@ -84,40 +156,3 @@ async def _payload(request: Request, invocation_type: InvocationType) -> bytes:
                 f"Could not parse request body into json: Could not parse payload into json: {exc}"
             ) from None
     return payload
-
-
-async def invoke(request: Request) -> Response:
-    services = services_of(request)
-    invocation_type = _invocation_type(request)
-    tail = _log_tail(request)
-    client_context = _client_context(request)
-    function = request.path_params["name"]
-    fid = services.functions.resolve(function, request.query_params.get("Qualifier"))
-    config = await services.invoker.prepare(fid.name, fid.qualifier)
-    if invocation_type is InvocationType.DRY_RUN:
-        return Response(status_code=204)
-    if invocation_type is InvocationType.EVENT:
-        raise InvalidParameterValueException(
-            "Asynchronous invocation (InvocationType Event) is not supported by this Firebox version yet."
-        )
-    payload = await _payload(request, invocation_type)
-    result = await services.invoker.run(
-        config,
-        InvokeRequest(
-            function=function,
-            qualifier=fid.qualifier,
-            payload=payload,
-            request_id=request.scope["state"]["request_id"],
-            invocation_type=invocation_type,
-            client_context=client_context,
-        ),
-    )
-    headers = {"X-Amz-Executed-Version": result.executed_version}
-    if result.function_error:
-        headers["X-Amz-Function-Error"] = result.function_error
-    if tail:
-        headers["X-Amz-Log-Result"] = base64.b64encode(result.log.encode()[-LOG_TAIL_BYTES:]).decode()
-    return Response(result.payload, status_code=200, media_type="application/json", headers=headers)
-
-
-routes = [Route("/2015-03-31/functions/{name}/invocations", invoke, methods=["POST"])]
