@@ -93,7 +93,7 @@ def function_configuration(config: FunctionConfig, arn: str, *, listing: bool = 
     }
     logging_doc: dict[str, Any] = {
         "LogFormat": config.log_format,
-        "LogGroup": config.log_group or f"/aws/lambda/{config.name}",
+        "LogGroup": config.log_group_name,
     }
     if config.log_format == "JSON":
         logging_doc["ApplicationLogLevel"] = config.application_log_level or "INFO"

@@ -109,7 +109,7 @@ class Environment:
             "AWS_LAMBDA_FUNCTION_NAME": config.name,
             "AWS_LAMBDA_FUNCTION_VERSION": config.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group or f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
             "_HANDLER": config.handler,

@@ -75,6 +75,11 @@ class FunctionConfig:
     last_update_status_reason_code: str | None = None
 
     @property
+    def log_group_name(self) -> str:
+        """Where the function's logs go: LoggingConfig.LogGroup, or Lambda's default `/aws/lambda/<name>`."""
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    @property
     def is_settling(self) -> bool:
         """True while a create or update is still being applied (Pending, or an update InProgress)."""
         return self.state is State.PENDING or self.last_update_status is LastUpdateStatus.IN_PROGRESS

@@ -31,8 +31,7 @@ class LogWriter:
         self._task: asyncio.Task[None] | None = None
 
     def emit(self, config: FunctionConfig, log_stream: str, text: str) -> None:
-        group = config.log_group or f"/aws/lambda/{config.name}"
-        self._pending.append(LogEvent(group, log_stream, int(time.time() * 1000), text))
+        self._pending.append(LogEvent(config.log_group_name, log_stream, int(time.time() * 1000), text))
         if len(self._pending) >= BATCH:
             self._wake.set()
 

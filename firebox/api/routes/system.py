@@ -1,4 +1,4 @@
-"""Firebox's own endpoints: `/health` and code archive downloads (GetFunction's Code.Location)."""
+"""Firebox's own endpoints: `/health`, code archive downloads (GetFunction's Code.Location) and function logs."""
 
 from __future__ import annotations
 
@@ -37,21 +37,19 @@ async def download_code(request: Request) -> Response:
     return FileResponse(path, media_type="application/zip")
 
 
-routes = [
-    Route("/health", health, methods=["GET"]),
-    Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
-]
-
-
 async def function_logs(request: Request) -> Response:
     """Firebox's own read-out of a function's log events (until the CloudWatch Logs API exists)."""
     services = services_of(request)
-    fid = services.functions.resolve(request.path_params["name"])
+    config = (await services.functions.get(request.path_params["name"])).latest
     limit = int_param(request, "limit", 1, 10000) or 1000
-    events = await services.logs.read(f"/aws/lambda/{fid.name}", request.query_params.get("stream"), limit)
+    events = await services.logs.read(config.log_group_name, request.query_params.get("stream"), limit)
     return json_response(
         {"events": [{"logStreamName": e.log_stream, "timestamp": e.timestamp, "message": e.message} for e in events]}
     )
 
 
-routes.append(Route("/firebox/functions/{name}/logs", function_logs, methods=["GET"]))
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
+    Route("/firebox/functions/{name}/logs", function_logs, methods=["GET"]),
+]
