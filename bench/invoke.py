@@ -5,7 +5,8 @@ HTTP server measured in the same run.
 
 - cold start: a new function's first invocation, end to end over HTTP (one keep-alive connection), including the
   sandbox's creation, and the Init Duration the REPORT line gives;
-- warm: the same hello-world function invoked again and again over one keep-alive connection (p50, p99);
+- warm: the same hello-world function invoked again and again over one keep-alive connection (p50, p99), from
+  Python's http.client and from wrk (one connection, one request at a time: a lighter client);
 - throughput: wrk with 32 connections for `--seconds` against a no-op handler, and against the bare server;
 - environment creation rate: cold starts per second, one after the other;
 - idle footprint: `--idle` environments kept warm (one per function), and how much of the machine's memory they take.
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,27 +52,45 @@ def code() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def wrk_latency(url: str, seconds: int, body: str) -> tuple[float, float]:
+    """p50 and p99 in ms over one keep-alive connection, one request at a time (wrk's own, lighter client)."""
+    out = _wrk(url, seconds, body, "-t1", "-c1", "--latency")
+    return _wrk_ms(out, "50%"), _wrk_ms(out, "99%")
+
+
+def _wrk_ms(out: str, label: str) -> float:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    assert match, out
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
 def wrk(url: str, seconds: int, body: str) -> float:
     """Requests per second with 32 connections, POSTing `body`."""
+    out = _wrk(url, seconds, body, "-t2", "-c32")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def _wrk(url: str, seconds: int, body: str, *options: str) -> str:
     script = Path(tempfile.mkstemp(prefix="firebox-bench-", suffix=".lua")[1])
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
     )
     try:
         out = subprocess.run(
-            ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(script), url],
+            ["wrk", *options, f"-d{seconds}s", "-s", str(script), url],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     finally:
         script.unlink()
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
-    assert match, out
-    return float(match.group(1))
+    return out
 
 
 def mem_available_mb() -> float:
@@ -97,6 +117,7 @@ def main() -> None:
         repeat(lambda: client.timed("POST", "/", {}), 200)
         bare_samples = repeat(lambda: client.timed("POST", "/", {}), args.samples)
         bare_rps = wrk(f"http://127.0.0.1:{bare_port}/", args.seconds, "{}") if have_wrk else 0.0
+        bare_wrk = wrk_latency(f"http://127.0.0.1:{bare_port}/", args.seconds, "{}") if have_wrk else None
     finally:
         stop(bare)
     rows.append(("bare HTTP POST, p50 (reference)", ms(bare_samples), "ms"))
@@ -142,10 +163,22 @@ def main() -> None:
                 colds.append(time.perf_counter() - started)
                 log = base64.b64decode(response.headers["X-Amz-Log-Result"]).decode()
                 inits.append(float(re.search(r"Init Duration: ([\d.]+) ms", log).group(1)) / 1000)  # type: ignore[union-attr]
+            parallel = [f"parallel-{i}" for i in range(args.cold * 2)]
+            for name in parallel:
+                deploy(name)
+
+            def first_invoke(name: str) -> None:
+                Client(port).timed("POST", f"/2015-03-31/functions/{name}/invocations", {})
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(first_invoke, parallel))
+            parallel_rate = len(parallel) / (time.perf_counter() - started)
             warm_path = "/2015-03-31/functions/warmup/invocations"
             repeat(lambda: client.timed("POST", warm_path, {}), 200)
             warms = repeat(lambda: client.timed("POST", warm_path, {}), args.samples)
             rps = wrk(f"http://127.0.0.1:{port}{warm_path}", args.seconds, "{}") if have_wrk else 0.0
+            warm_wrk = wrk_latency(f"http://127.0.0.1:{port}{warm_path}", args.seconds, "{}") if have_wrk else None
             footprint = None
             if args.idle:
                 before = mem_available_mb()
@@ -162,9 +195,17 @@ def main() -> None:
         ("cold start, end to end, p50", ms(colds), "ms"),
         ("cold start, Init Duration, p50", ms(inits), "ms"),
         ("environment creation rate (sequential cold starts)", 1 / (sum(colds) / len(colds)), "/s"),
+        ("environment creation rate (8 cold starts at a time)", parallel_rate, "/s"),
         ("warm invoke, end to end, p50", ms(warms), "ms"),
         ("warm invoke, end to end, p99", percentile(warms, 0.99), "ms"),
     ]
+    if bare_wrk and warm_wrk:
+        rows += [
+            ("bare HTTP POST, wrk one connection, p50 (reference)", bare_wrk[0], "ms"),
+            ("bare HTTP POST, wrk one connection, p99 (reference)", bare_wrk[1], "ms"),
+            ("warm invoke, wrk one connection, p50", warm_wrk[0], "ms"),
+            ("warm invoke, wrk one connection, p99", warm_wrk[1], "ms"),
+        ]
     if have_wrk:
         rows += [
             ("bare HTTP, 32 connections (reference)", bare_rps, "req/s"),

@@ -391,3 +391,38 @@ def _idle_config(tmp_path: Any) -> Any:
     path = tmp_path / "firebox.toml"
     path.write_text("environment_idle_ttl = 1.0\nshutdown_grace = 0.5\n")
     return path
+
+
+def test_builtin_module_conflict(lam: Any, name: str) -> None:
+    create(lam, name, make_zip({"app.py": "X = 1\n"}), Handler="sys.handler")
+    result, response = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert result["errorType"] == "Runtime.BuiltInModuleConflict"
+    assert result["errorMessage"] == "Cannot use built-in module sys as a handler module"
+
+
+@pytest.mark.slow
+def test_an_init_over_ten_seconds_is_retried_inside_the_first_invocation(lam: Any, name: str) -> None:
+    source = "import time\ntime.sleep(11)\ndef handler(event, context):\n    return 'initialised'\n"
+    create(lam, name, make_zip({"app.py": source}), Timeout=30)
+    result, response = invoke(lam, name, LogType="Tail")
+    assert result == "initialised", "the second INIT, under the function's 30 s timeout, succeeds"
+    assert "Init Duration" not in tail(response), "the suppressed init counts in Duration, not as Init Duration"
+    report = next(line for line in tail(response).splitlines() if line.startswith("REPORT"))
+    assert float(report.split("\tDuration: ")[1].split(" ms")[0]) > 10_000
+
+
+def test_process_sandbox_runs_functions_and_says_what_it_does_not_isolate(tmp_path: Any) -> None:
+    from tests.conftest import start_server
+
+    running = start_server(tmp_path / "data", "--sandbox", "process")
+    try:
+        lam = running.client()
+        deploy(lam, "plain", CONTEXT)
+        result, response = invoke(lam, "plain")
+        assert "FunctionError" not in response, result
+        assert result["function_name"] == "plain"
+    finally:
+        code, output = running.stop()
+    assert code == 0
+    assert "sandbox: process sandbox" in output and "NO memory/CPU limits" in output

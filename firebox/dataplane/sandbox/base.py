@@ -28,7 +28,8 @@ class SandboxHandle:
     peak_fd: int | None = None
     """An open descriptor on the memory peak counter (linux)."""
     cpu_quota_us: int = 0
-    """A CPU quota still to apply once the first INIT is done (linux)."""
+    """A CPU quota still to apply once the first INIT is done (linux), per `cpu_period_us`."""
+    cpu_period_us: int = 0
 
 
 class Sandbox(Protocol):
