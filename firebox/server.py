@@ -29,6 +29,7 @@ from firebox.api.services import Services
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.functions import FunctionService
+from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.invoker import DataPlaneSettings, Invoker
@@ -90,7 +91,11 @@ class Server:
         )
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(self.pool.retire_function)
-        self.app = build_app(Services(functions=self.functions, invoker=self.invoker, logs=self.logs))
+        self.app = build_app(
+            Services(
+                functions=self.functions, versions=VersionService(self.functions), invoker=self.invoker, logs=self.logs
+            )
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property

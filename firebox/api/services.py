@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from firebox.control.functions import FunctionService
+from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
 from firebox.observability.logs import LogWriter
 
@@ -14,6 +15,7 @@ from firebox.observability.logs import LogWriter
 @dataclass(frozen=True, slots=True)
 class Services:
     functions: FunctionService
+    versions: VersionService
     invoker: Invoker
     logs: LogWriter
 

@@ -147,11 +147,7 @@ def _check_size(shape: Shape, value: Any, size: int, path: str, out: list[Violat
 
 
 def _check_range(shape: Shape, value: float, path: str, out: list[Violation]) -> None:
-    limits = _limits(shape)
-    if "max" in limits and value > limits["max"]:
-        out.append((value, path, f"Member must have value less than or equal to {limits['max']}"))
-    if "min" in limits and value < limits["min"]:
-        out.append((value, path, f"Member must have value greater than or equal to {limits['min']}"))
+    out.extend((value, path, problem) for problem in _range_problems(shape, value))
 
 
 def _string_problems(shape: Shape, value: str) -> list[str]:
@@ -176,24 +172,49 @@ def _check_string(shape: Shape, value: str, path: str, out: list[Violation]) -> 
 
 
 def _check_map(shape: MapShape, value: dict[str, Any], path: str, out: list[Violation]) -> None:
+    """AWS reports a bad map key or value with every constraint of the member, not only the broken one."""
+    numeric = shape.value.type_name in ("integer", "long", "double", "float")
     for key, item in value.items():
-        problems = _string_problems(shape.key, key)
-        if problems:
-            out.append((_shown(shape, value), path, f"Map keys must satisfy constraint: [{', '.join(problems)}]"))
+        if _string_problems(shape.key, key):
+            constraints = ", ".join(_constraints(shape.key))
+            out.append((_shown(shape, value), path, f"Map keys must satisfy constraint: [{constraints}]"))
             return
-        if not isinstance(item, str) and shape.value.type_name == "string":
-            raise _unreadable(f"{path} values must be strings")
-        if isinstance(item, str):
-            problems = _string_problems(shape.value, item)
-            if problems:
-                out.append(
-                    (
-                        _shown(shape, value),
-                        path,
-                        f"Map value must satisfy constraint: [{', '.join(problems)}]",
-                    )
-                )
-                return
+        if numeric:
+            if item is not None and (not isinstance(item, int | float) or isinstance(item, bool)):
+                raise _unreadable(f"{path} values must be numbers")
+            broken = item is None or bool(_range_problems(shape.value, item))
+        else:
+            if not isinstance(item, str):
+                raise _unreadable(f"{path} values must be strings")
+            broken = bool(_string_problems(shape.value, item))
+        if broken:
+            constraints = ", ".join(_constraints(shape.value) + ["Member must not be null"] * numeric)
+            out.append((_shown(shape, value), path, f"Map value must satisfy constraint: [{constraints}]"))
+            return
+
+
+def _range_problems(shape: Shape, value: float) -> list[str]:
+    limits = _limits(shape)
+    problems = []
+    if "max" in limits and value > limits["max"]:
+        problems.append(f"Member must have value less than or equal to {limits['max']}")
+    if "min" in limits and value < limits["min"]:
+        problems.append(f"Member must have value greater than or equal to {limits['min']}")
+    return problems
+
+
+def _constraints(shape: Shape) -> list[str]:
+    """Every constraint of a member, worded as AWS words them."""
+    limits = _limits(shape)
+    kind = "value" if shape.type_name in ("integer", "long", "double", "float") else "length"
+    texts = []
+    if "max" in limits:
+        texts.append(f"Member must have {kind} less than or equal to {limits['max']}")
+    if "min" in limits:
+        texts.append(f"Member must have {kind} greater than or equal to {limits['min']}")
+    if "pattern" in limits:
+        texts.append(f"Member must satisfy regular expression pattern: {limits['pattern']}")
+    return texts
 
 
 @cache

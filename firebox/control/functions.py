@@ -76,11 +76,11 @@ class FunctionService:
         """Call `listener(name)` on the event loop after every committed change to a function."""
         self._listeners.append(listener)
 
-    def _changed(self, name: str) -> None:
+    def changed(self, name: str) -> None:
         for listener in self._listeners:
             listener(name)
 
-    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
@@ -107,7 +107,7 @@ class FunctionService:
             )
         return dataclasses.replace(fid, qualifier=qualifier or fid.qualifier)
 
-    def _unqualified(self, text: str, message: str) -> str:
+    def unqualified(self, text: str, message: str) -> str:
         fid = self.resolve(text)
         if fid.qualifier is not None:
             raise InvalidParameterValueException(message)
@@ -115,30 +115,55 @@ class FunctionService:
 
     # reads
 
-    async def get(self, text: str, qualifier: str | None = None) -> Function:
-        fid = self.resolve(text, qualifier)
-        function = await self._run(self.store.get_function, fid.name)
+    async def get(self, text: str) -> Function:
+        """A function as a whole (unqualified): its `$LATEST`, tags and function-wide settings."""
+        fid = self.resolve(text)
+        function = await self.run(self.store.get_function, fid.name)
         if function is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name)}")
-        if fid.qualifier not in (None, LATEST):
-            raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name, fid.qualifier)}")
+        if fid.qualifier is not None:
+            raise InvalidParameterValueException("Unqualified function ARN expected for this operation.")
         return function
 
+    async def get_version(self, text: str, qualifier: str | None = None) -> tuple[Function, FunctionConfig, str]:
+        """The function, the configuration the qualifier names ($LATEST, a version or an alias's version) and the
+        FunctionArn to report for it (qualified as it was asked for)."""
+        fid = self.resolve(text, qualifier)
+        function = await self.run(self.store.get_function, fid.name)
+        if function is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name)}")
+        if fid.qualifier is None:
+            return function, function.latest, self.arn(fid.name)
+        config = await self.run(self._config_for, fid.name, fid.qualifier)
+        if config is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name, fid.qualifier)}")
+        return function, config, self.arn(fid.name, fid.qualifier)
+
+    def _config_for(self, name: str, qualifier: str) -> FunctionConfig | None:
+        if qualifier == LATEST or qualifier.isdigit():
+            return self.store.get_config(name, qualifier)
+        alias = self.store.get_alias(name, qualifier)
+        return None if alias is None else self.store.get_config(name, alias.function_version)
+
+    async def list_all_versions(self, after: tuple[str, int] | None, limit: int) -> list[FunctionConfig]:
+        return await self.run(self.store.list_all_configs, after, limit)
+
     async def list(self, after: str | None, limit: int) -> list[FunctionConfig]:
-        return await self._run(self.store.list_configs, after, limit)
+        return await self.run(self.store.list_configs, after, limit)
 
     async def account_usage(self) -> AccountUsage:
-        return await self._run(self.store.account_usage)
+        return await self.run(self.store.account_usage)
 
     async def health(self) -> dict[str, Any]:
-        return await self._run(self.store.health)
+        return await self.run(self.store.health)
 
     # create
 
     async def create(self, request: CreateFunction) -> FunctionConfig:
-        config = await self._run(self._create, request)
-        self._changed(config.name)
-        self._settle_soon(config.name)
+        """The new function's `$LATEST` (Pending), or its version 1 when the request asks to publish."""
+        config = await self.run(self._create, request)
+        self.changed(config.name)
+        self._settle_soon(config.name, LATEST, config.version)
         return config
 
     def _create(self, request: CreateFunction) -> FunctionConfig:
@@ -168,7 +193,7 @@ class FunctionService:
             if not self.store.insert_function(config, request.tags, now):
                 self._collect_code(code.sha256)
                 raise ResourceConflictException(f"Function already exist: {request.name}")
-        return config
+        return self.publish_now(config) if changes.get("publish") else config
 
     def _check_changes(self, changes: Mapping[str, Any], current_log_format: str) -> None:
         if "runtime" in changes:
@@ -199,13 +224,13 @@ class FunctionService:
     # update
 
     async def update_configuration(self, request: UpdateFunctionConfiguration) -> FunctionConfig:
-        config = await self._run(self._update_configuration, request)
-        self._changed(config.name)
+        config = await self.run(self._update_configuration, request)
+        self.changed(config.name)
         self._settle_soon(config.name)
         return config
 
     def _update_configuration(self, request: UpdateFunctionConfiguration) -> FunctionConfig:
-        current = self._current_for_update(request.function, request.revision_id)
+        current = self.current_for_update(request.function, request.revision_id)
         changes = request.changes
         rules.check_unsupported(changes)
         self._check_changes(changes, current_log_format=current.log_format)
@@ -218,14 +243,14 @@ class FunctionService:
         return updated
 
     async def update_code(self, request: UpdateFunctionCode) -> FunctionConfig:
-        config = await self._run(self._update_code, request)
+        config = await self.run(self._update_code, request)
         if not request.dry_run:
-            self._changed(config.name)
-            self._settle_soon(config.name)
+            self.changed(config.name)
+            self._settle_soon(config.name, LATEST, config.version)
         return config
 
     def _update_code(self, request: UpdateFunctionCode) -> FunctionConfig:
-        current = self._current_for_update(request.function, request.revision_id)
+        current = self.current_for_update(request.function, request.revision_id)
         fields: dict[str, Any] = {}
         if request.architectures is not None:
             fields["architectures"] = request.architectures
@@ -243,10 +268,25 @@ class FunctionService:
                 raise PreconditionFailedException(REVISION_MISMATCH)
             if current.code.sha256 != code.sha256:
                 self._collect_code(current.code.sha256)
-        return updated
+        return self.publish_now(updated) if request.publish else updated
 
-    def _current_for_update(self, text: str, revision_id: str | None) -> FunctionConfig:
-        name = self._unqualified(text, "Unqualified function ARN expected for this operation.")
+    def publish_now(self, latest: FunctionConfig, description: str | None = None) -> FunctionConfig:
+        """Snapshot `latest` as the next version, unless the newest version already holds the same code and
+        configuration, in which case that version is the answer. Call from a worker thread."""
+        newest = self.store.newest_version(latest.name)
+        if newest is not None and _snapshot(newest) == _snapshot(latest):
+            return newest
+        published = self.store.publish_version(latest.name, latest.revision_id, _revision())
+        if published is None:
+            raise PreconditionFailedException(REVISION_MISMATCH)
+        if description is not None and description != published.description:
+            described = dataclasses.replace(published, description=description)
+            self.store.replace_config(described, published.revision_id)
+            published = described
+        return published
+
+    def current_for_update(self, text: str, revision_id: str | None) -> FunctionConfig:
+        name = self.unqualified(text, "Unqualified function ARN expected for this operation.")
         current = self.store.get_config(name, LATEST)
         if current is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
@@ -276,10 +316,27 @@ class FunctionService:
         fid = self.resolve(text, qualifier)
         if fid.qualifier == LATEST:
             raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
-        if fid.qualifier is not None:
-            raise ResourceNotFoundException(f"Function not found: {self.arn(fid.name, fid.qualifier)}")
-        await self._run(self._delete, fid.name)
-        self._changed(fid.name)
+        if fid.qualifier is not None and not fid.qualifier.isdigit():
+            raise InvalidParameterValueException(
+                "DeleteFunction's Qualifier takes a version number; delete an alias with DeleteAlias."
+            )
+        if fid.qualifier is None:
+            await self.run(self._delete, fid.name)
+        else:
+            await self.run(self._delete_version, fid.name, fid.qualifier)
+        self.changed(fid.name)
+
+    def _delete_version(self, name: str, version: str) -> None:
+        with self._code_lock:
+            aliases = self.store.aliases_of_version(name, version)
+            if aliases:
+                raise ResourceConflictException(
+                    f"Unable to delete version because the following aliases reference it: [{', '.join(aliases)}]"
+                )
+            sha256 = self.store.delete_version(name, version)
+            if sha256 is None:
+                raise ResourceNotFoundException(f"Function not found: {self.arn(name, version)}")
+            self._collect_code(sha256)
 
     def _delete(self, name: str) -> None:
         with self._code_lock:
@@ -293,21 +350,21 @@ class FunctionService:
         fid = parse_function_id(resource)
         if fid is None or not resource.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid resource ARN: {resource}")
-        return self._unqualified(
+        return self.unqualified(
             resource,
             "Tags on function aliases and versions are not supported. Please specify a function ARN.",
         )
 
     async def list_tags(self, resource: str) -> Mapping[str, str]:
         name = self._tagged_name(resource)
-        function = await self._run(self.store.get_function, name)
+        function = await self.run(self.store.get_function, name)
         if function is None:
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
         return function.tags
 
     async def tag(self, resource: str, tags: Mapping[str, str]) -> None:
         name = self._tagged_name(resource)
-        await self._run(self._tag, name, tags)
+        await self.run(self._tag, name, tags)
 
     def _tag(self, name: str, tags: Mapping[str, str]) -> None:
         function = self.store.get_function(name)
@@ -320,25 +377,29 @@ class FunctionService:
 
     async def untag(self, resource: str, keys: Iterable[str]) -> None:
         name = self._tagged_name(resource)
-        if not await self._run(self.store.update_tags, name, {}, list(keys)):
+        if not await self.run(self.store.update_tags, name, {}, list(keys)):
             raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
 
     # settling
 
-    def _settle_soon(self, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle_and_tell(name))
+    def _settle_soon(self, name: str, *versions: str) -> None:
+        """Settle `versions` of `name` (by default `$LATEST`) in the background."""
+        task = asyncio.get_running_loop().create_task(
+            self._settle_and_tell(name, *dict.fromkeys(versions or (LATEST,)))
+        )
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle_and_tell(self, name: str) -> None:
-        await self._run(self._settle, name)
-        self._changed(name)
+    async def _settle_and_tell(self, name: str, *versions: str) -> None:
+        for version in versions:
+            await self.run(self._settle, name, version)
+        self.changed(name)
 
     async def settle_all(self) -> int:
         """Finish every create or update left unsettled (after a restart). Returns how many there were."""
-        pending = await self._run(self.store.settling_configs)
+        pending = await self.run(self.store.settling_configs)
         for config in pending:
-            await self._settle_and_tell(config.name)
+            await self._settle_and_tell(config.name, config.version)
         return len(pending)
 
     async def wait_settled(self) -> None:
@@ -346,9 +407,9 @@ class FunctionService:
         while self._settling:
             await asyncio.gather(*list(self._settling), return_exceptions=True)
 
-    def _settle(self, name: str) -> None:
+    def _settle(self, name: str, version: str) -> None:
         for _ in range(MAX_SETTLE_ATTEMPTS):
-            current = self.store.get_config(name, LATEST)
+            current = self.store.get_config(name, version)
             if current is None or not current.is_settling:
                 return
             settled = dataclasses.replace(current, revision_id=_revision(), **self._outcome(current))
@@ -389,6 +450,27 @@ _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig)) -
     "last_update_status_reason",
     "last_update_status_reason_code",
 }
+
+
+_NOT_SNAPSHOT = frozenset(
+    {
+        "version",
+        "revision_id",
+        "last_modified",
+        "description",
+        "state",
+        "state_reason",
+        "state_reason_code",
+        "last_update_status",
+        "last_update_status_reason",
+        "last_update_status_reason_code",
+    }
+)
+
+
+def _snapshot(config: FunctionConfig) -> dict[str, Any]:
+    """What a version freezes: everything but identity, timestamps, description and state."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in _NOT_SNAPSHOT}
 
 
 def _revision() -> str:

@@ -106,5 +106,3 @@ def check_unsupported(changes: Mapping[str, Any]) -> None:
         )
     if changes.get("layers"):
         raise InvalidParameterValueException("Layers are not supported by this Firebox version yet.")
-    if changes.get("publish"):
-        raise InvalidParameterValueException("Publishing versions is not supported by this Firebox version yet.")

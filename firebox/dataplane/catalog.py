@@ -9,16 +9,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Protocol
 
-from firebox.models.function import FunctionConfig
-from firebox.store.base import FunctionStore
+from firebox.models.function import Alias, FunctionConfig
+from firebox.store.base import AliasStore, FunctionStore
+
+
+class CatalogStore(FunctionStore, AliasStore, Protocol):
+    pass
 
 
 class FunctionCatalog:
-    def __init__(self, store: FunctionStore, executor: Executor) -> None:
+    def __init__(self, store: CatalogStore, executor: Executor) -> None:
         self._store = store
         self._executor = executor
         self._configs: dict[tuple[str, str], FunctionConfig] = {}
+        self._aliases: dict[tuple[str, str], Alias | None] = {}
         self._generation: dict[str, int] = {}
         self._listeners: list[Callable[[str], None]] = []
 
@@ -30,6 +36,8 @@ class FunctionCatalog:
         self._generation[name] = self._generation.get(name, 0) + 1
         for key in [k for k in self._configs if k[0] == name]:
             del self._configs[key]
+        for key in [k for k in self._aliases if k[0] == name]:
+            del self._aliases[key]
         for listener in self._listeners:
             listener(name)
 
@@ -43,3 +51,14 @@ class FunctionCatalog:
         if config is not None and self._generation.get(name, 0) == generation:
             self._configs[(name, version)] = config
         return config
+
+    async def alias(self, name: str, alias: str) -> Alias | None:
+        key = (name, alias)
+        if key in self._aliases:
+            return self._aliases[key]
+        generation = self._generation.get(name, 0)
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self._executor, self._store.get_alias, name, alias)
+        if self._generation.get(name, 0) == generation:
+            self._aliases[key] = found
+        return found

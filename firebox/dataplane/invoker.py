@@ -90,12 +90,18 @@ class Invoker:
         self._base_environments: dict[str, dict[str, str]] = {}
 
     async def prepare(self, name: str, qualifier: str | None) -> FunctionConfig:
-        config = await self.catalog.get(name, LATEST)
-        arn = function_arn(self.settings.region, self.settings.account_id, name)
+        """The configuration to run: `$LATEST`, a version, or the version an alias picks (by its weights)."""
+        version = qualifier or LATEST
+        if not (version == LATEST or version.isdigit()):
+            alias = await self.catalog.alias(name, version)
+            if alias is not None:
+                version = alias.function_version
+                if alias.additional_version is not None and random.random() < alias.additional_weight:
+                    version = alias.additional_version
+        config = await self.catalog.get(name, version)
         if config is None:
+            arn = function_arn(self.settings.region, self.settings.account_id, name)
             raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier or LATEST}")
-        if qualifier not in (None, LATEST):
-            raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier}")
         if config.state is not State.ACTIVE:
             raise ResourceConflictException(
                 "The operation cannot be performed at this time. The function is currently in the following state: "

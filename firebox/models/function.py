@@ -86,6 +86,19 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Alias:
+    """A named pointer to a version, optionally sending a share of invocations to one other version."""
+
+    function_name: str
+    name: str
+    function_version: str
+    revision_id: str
+    description: str = ""
+    additional_version: str | None = None
+    additional_weight: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Function:
     """A function: its `$LATEST` configuration and the settings that belong to the function as a whole."""
 

@@ -33,3 +33,4 @@ class UpdateFunctionCode:
     architectures: tuple[str, ...] | None = None
     dry_run: bool = False
     revision_id: str | None = None
+    publish: bool = False

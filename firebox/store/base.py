@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from firebox.models.function import AccountUsage, CodeArchive, Function, FunctionConfig
+from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig
 from firebox.models.logs import LogEvent
 
 
@@ -47,6 +47,45 @@ class FunctionStore(Protocol):
     def account_usage(self) -> AccountUsage: ...
 
 
+class VersionStore(Protocol):
+    def publish_version(self, name: str, expected_latest_revision: str, latest_revision: str) -> FunctionConfig | None:
+        """Snapshot `$LATEST` as the next version number (never reused) and give `$LATEST` the RevisionId
+        `latest_revision`. None if `$LATEST`'s RevisionId is no longer `expected_latest_revision`."""
+        ...
+
+    def newest_version(self, name: str) -> FunctionConfig | None:
+        """The highest-numbered published version."""
+        ...
+
+    def list_versions(self, name: str, after: int, limit: int) -> list[FunctionConfig]:
+        """`$LATEST` (number 0) and the published versions in ascending order, numbered above `after`."""
+        ...
+
+    def list_all_configs(self, after: tuple[str, int] | None, limit: int) -> list[FunctionConfig]:
+        """Every version of every function, by name then number, after (name, number)."""
+        ...
+
+    def delete_version(self, name: str, version: str) -> str | None:
+        """Delete one published version; its code sha256, or None if it did not exist."""
+        ...
+
+
+class AliasStore(Protocol):
+    def insert_alias(self, alias: Alias) -> bool: ...
+
+    def get_alias(self, function_name: str, name: str) -> Alias | None: ...
+
+    def replace_alias(self, alias: Alias, expected_revision: str) -> bool: ...
+
+    def delete_alias(self, function_name: str, name: str) -> bool: ...
+
+    def list_aliases(self, function_name: str, version: str | None, after: str | None, limit: int) -> list[Alias]: ...
+
+    def aliases_of_version(self, function_name: str, version: str) -> list[str]:
+        """Names of the aliases that route any share of invocations to `version`."""
+        ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -67,7 +106,7 @@ class LogStore(Protocol):
         ...
 
 
-class Store(FunctionStore, CodeArchiveStore, LogStore, Protocol):
+class Store(FunctionStore, VersionStore, AliasStore, CodeArchiveStore, LogStore, Protocol):
     def health(self) -> dict[str, Any]:
         """A small document for `/health`: engine, schema version, whether a query answers."""
         ...

@@ -12,7 +12,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,15 @@ from firebox.models.function import (
     CodeArchive,
     Function,
     FunctionConfig,
-    LastUpdateStatus,
-    State,
 )
 from firebox.models.logs import LogEvent
+from firebox.store.codec import decode_config, encode_config
+from firebox.store.sqlite_versions import VersionsAndAliases
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStore:
+class SQLiteStore(VersionsAndAliases):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
@@ -99,7 +98,7 @@ class SQLiteStore:
                         config.revision_id,
                         config.code.sha256,
                         config.is_settling,
-                        _encode(config),
+                        encode_config(config),
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -118,7 +117,7 @@ class SQLiteStore:
         )
         if row is None:
             return None
-        return Function(latest=_decode(row[2]), tags=json.loads(row[0]), reserved_concurrency=row[1])
+        return Function(latest=decode_config(row[2]), tags=json.loads(row[0]), reserved_concurrency=row[1])
 
     def get_config(self, name: str, version: str) -> FunctionConfig | None:
         row = (
@@ -129,7 +128,7 @@ class SQLiteStore:
             )
             .fetchone()
         )
-        return None if row is None else _decode(row[0])
+        return None if row is None else decode_config(row[0])
 
     def replace_config(self, config: FunctionConfig, expected_revision: str) -> bool:
         with self._write() as conn:
@@ -140,7 +139,7 @@ class SQLiteStore:
                     config.revision_id,
                     config.code.sha256,
                     config.is_settling,
-                    _encode(config),
+                    encode_config(config),
                     config.name,
                     config.version,
                     expected_revision,
@@ -158,7 +157,7 @@ class SQLiteStore:
             )
             .fetchall()
         )
-        return [_decode(row[0]) for row in rows]
+        return [decode_config(row[0]) for row in rows]
 
     def delete_function(self, name: str) -> list[str] | None:
         with self._write() as conn:
@@ -185,7 +184,7 @@ class SQLiteStore:
 
     def settling_configs(self) -> list[FunctionConfig]:
         rows = self._conn().execute("SELECT config FROM function_versions WHERE settling = 1").fetchall()
-        return [_decode(row[0]) for row in rows]
+        return [decode_config(row[0]) for row in rows]
 
     def account_usage(self) -> AccountUsage:
         conn = self._conn()
@@ -244,20 +243,6 @@ class SQLiteStore:
             if len(events) >= limit:
                 break
         return events
-
-
-def _encode(config: FunctionConfig) -> str:
-    return json.dumps(asdict(config), separators=(",", ":"))
-
-
-def _decode(text: str) -> FunctionConfig:
-    doc = json.loads(text)
-    doc["code"] = CodeArchive(**doc["code"])
-    doc["architectures"] = tuple(doc["architectures"])
-    doc["state"] = State(doc["state"])
-    if doc["last_update_status"] is not None:
-        doc["last_update_status"] = LastUpdateStatus(doc["last_update_status"])
-    return FunctionConfig(**doc)
 
 
 def _migrate(conn: sqlite3.Connection) -> int:

@@ -16,7 +16,7 @@ from firebox.api.http import CODE_BODY_LIMIT, decode_zip, empty_response, int_pa
 from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import InvalidParameterValueException, ValidationException
-from firebox.models.function import FunctionConfig
+from firebox.models.function import LATEST, FunctionConfig
 from firebox.models.requests import CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration
 
 PREFIX = "/2015-03-31/functions"
@@ -63,10 +63,11 @@ async def create_function(request: Request) -> Response:
 
 async def get_function(request: Request) -> Response:
     service = _service(request)
-    function = await service.get(request.path_params["name"], request.query_params.get("Qualifier"))
-    config = function.latest
+    function, config, arn = await service.get_version(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
     doc: dict[str, Any] = {
-        "Configuration": _configuration(service, config),
+        "Configuration": shapes.function_configuration(config, arn),
         "Code": {
             "RepositoryType": "S3",
             "Location": f"{request.base_url}firebox/code/{config.code.sha256}.zip",
@@ -80,9 +81,10 @@ async def get_function(request: Request) -> Response:
 
 
 async def get_function_configuration(request: Request) -> Response:
-    service = _service(request)
-    function = await service.get(request.path_params["name"], request.query_params.get("Qualifier"))
-    return json_response(_configuration(service, function.latest))
+    _, config, arn = await _service(request).get_version(
+        request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    return json_response(shapes.function_configuration(config, arn))
 
 
 async def list_functions(request: Request) -> Response:
@@ -91,12 +93,29 @@ async def list_functions(request: Request) -> Response:
     if version is not None and version != "ALL":
         raise ValidationException.of([(version, "functionVersion", "Member must satisfy enum value set: [ALL]")])
     limit = min(int_param(request, "MaxItems", 1, 10000) or LIST_PAGE_MAX, LIST_PAGE_MAX)
-    after = _decode_marker(request.query_params.get("Marker"))
-    configs = await service.list(after, limit + 1)
-    doc: dict[str, Any] = {"Functions": [_configuration(service, c, listing=True) for c in configs[:limit]]}
+    marker = _decode_marker(request.query_params.get("Marker"))
+    if version == "ALL":
+        after = _version_position(marker)
+        configs = await service.list_all_versions(after, limit + 1)
+    else:
+        configs = await service.list(marker, limit + 1)
+    doc: dict[str, Any] = {"Functions": [_listed(service, c, version == "ALL") for c in configs[:limit]]}
     if len(configs) > limit:
-        doc["NextMarker"] = _encode_marker(configs[limit - 1].name)
+        last = configs[limit - 1]
+        doc["NextMarker"] = _encode_marker(f"{last.name}:{last.version}" if version == "ALL" else last.name)
     return json_response(doc)
+
+
+def _listed(service: FunctionService, config: FunctionConfig, all_versions: bool) -> dict[str, Any]:
+    qualifier = config.version if all_versions else None
+    return shapes.function_configuration(config, service.arn(config.name, qualifier), listing=True)
+
+
+def _version_position(marker: str | None) -> tuple[str, int] | None:
+    if marker is None:
+        return None
+    name, _, version = marker.rpartition(":")
+    return name, 0 if version == LATEST else int(version) if version.isdigit() else -1
 
 
 def _encode_marker(name: str) -> str:
@@ -127,8 +146,6 @@ async def update_function_configuration(request: Request) -> Response:
 async def update_function_code(request: Request) -> Response:
     body = await json_body(request, "UpdateFunctionCode", CODE_BODY_LIMIT)
     service = _service(request)
-    if body.get("Publish"):
-        raise InvalidParameterValueException("Publishing versions is not supported by this Firebox version yet.")
     architectures = body.get("Architectures")
     command = UpdateFunctionCode(
         function=request.path_params["name"],
@@ -136,6 +153,7 @@ async def update_function_code(request: Request) -> Response:
         architectures=tuple(architectures) if architectures is not None else None,
         dry_run=bool(body.get("DryRun")),
         revision_id=body.get("RevisionId"),
+        publish=bool(body.get("Publish")),
     )
     config = await service.update_code(command)
     return json_response(_configuration(service, config))
