@@ -29,6 +29,7 @@ from firebox.api.services import Services
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.functions import FunctionService
+from firebox.control.layers import LayerService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
@@ -86,6 +87,7 @@ class Server:
             self.zygotes,
             self.sandbox,
             self.code_files.unpacked_path,
+            self.code_files.layer_set,
             self.logs.emit,
             self.spares,
         )
@@ -93,7 +95,11 @@ class Server:
         self.catalog.on_invalidate(self.pool.retire_function)
         self.app = build_app(
             Services(
-                functions=self.functions, versions=VersionService(self.functions), invoker=self.invoker, logs=self.logs
+                functions=self.functions,
+                versions=VersionService(self.functions),
+                layers=LayerService(self.functions),
+                invoker=self.invoker,
+                logs=self.logs,
             )
         )
         self._tasks: set[asyncio.Task[None]] = set()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from firebox.control.functions import FunctionService
+from firebox.control.layers import LayerService
 from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
 from firebox.observability.logs import LogWriter
@@ -16,6 +17,7 @@ from firebox.observability.logs import LogWriter
 class Services:
     functions: FunctionService
     versions: VersionService
+    layers: LayerService
     invoker: Invoker
     logs: LogWriter
 

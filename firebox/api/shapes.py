@@ -73,6 +73,8 @@ def function_configuration(config: FunctionConfig, arn: str, *, listing: bool = 
     if config.dead_letter_target:
         doc["DeadLetterConfig"] = {"TargetArn": config.dead_letter_target}
     doc["TracingConfig"] = {"Mode": config.tracing_mode}
+    if config.layers:
+        doc["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.size} for layer in config.layers]
     doc["RevisionId"] = config.revision_id
     if not listing:
         doc["State"] = config.state.value

@@ -22,6 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 from firebox.clock import Clock
 from firebox.config import Settings
 from firebox.control import archive, rules
+from firebox.control.layer_refs import check_total_size, resolve_layers
 from firebox.errors import (
     REVISION_MISMATCH,
     InvalidParameterValueException,
@@ -66,9 +67,9 @@ class FunctionService:
         self.code_files = code_files
         self.runtimes = runtimes
         self._executor = executor
-        self._clock = clock
+        self.clock = clock
         self._limits = archive.ArchiveLimits(max_entries=settings.max_archive_entries)
-        self._code_lock = threading.Lock()  # code archives are shared: storing and collecting them is serialised
+        self.code_lock = threading.Lock()  # code archives are shared: storing and collecting them is serialised
         self._settling: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[str], None]] = []
 
@@ -176,10 +177,10 @@ class FunctionService:
             )
         self._check_changes(changes, current_log_format="Text")
         rules.check_tags(request.tags)
-        now = self._clock.now()
-        with self._code_lock:
-            code = self._store_code(request.zip_file, now)
-            fields = {k: v for k, v in changes.items() if k in _CONFIG_FIELDS}
+        now = self.clock.now()
+        with self.code_lock:
+            code = self.store_code(request.zip_file, now)
+            fields = self._fields(changes, code.unzipped_size)
             config = FunctionConfig(
                 name=request.name,
                 code=code,
@@ -191,9 +192,21 @@ class FunctionService:
                 **fields,
             )
             if not self.store.insert_function(config, request.tags, now):
-                self._collect_code(code.sha256)
+                self.collect_code(code.sha256)
                 raise ResourceConflictException(f"Function already exist: {request.name}")
         return self.publish_now(config) if changes.get("publish") else config
+
+    def _fields(self, changes: Mapping[str, Any], code_unzipped: int) -> dict[str, Any]:
+        """The FunctionConfig fields a request sets, with its layer ARNs pinned to their archives (and their merged
+        /opt built)."""
+        fields = {k: v for k, v in changes.items() if k in _CONFIG_FIELDS}
+        if "layers" in fields:
+            layers = resolve_layers(self.store, self.settings.region, self.settings.account_id, fields["layers"] or ())
+            check_total_size(code_unzipped, layers)
+            if layers:
+                self.code_files.layer_set([layer.sha256 for layer in layers])
+            fields["layers"] = layers
+        return fields
 
     def _check_changes(self, changes: Mapping[str, Any], current_log_format: str) -> None:
         if "runtime" in changes:
@@ -202,7 +215,7 @@ class FunctionService:
             rules.check_environment(changes["environment"])
         rules.check_logging(changes, current_log_format)
 
-    def _store_code(self, data: bytes, now: float) -> CodeArchive:
+    def store_code(self, data: bytes, now: float) -> CodeArchive:
         """Store a zip by content, unpacking and checking it unless an identical one is already stored."""
         sha256 = hashlib.sha256(data).hexdigest()
         known = self.store.get_code_archive(sha256)
@@ -215,7 +228,7 @@ class FunctionService:
         self.store.put_code_archive(code, now)
         return code
 
-    def _collect_code(self, sha256: str) -> None:
+    def collect_code(self, sha256: str) -> None:
         """Remove a code archive nothing refers to any more. Call with `_code_lock` held."""
         if not self.store.code_in_use(sha256):
             self.code_files.remove(sha256)
@@ -234,7 +247,7 @@ class FunctionService:
         changes = request.changes
         rules.check_unsupported(changes)
         self._check_changes(changes, current_log_format=current.log_format)
-        fields = {k: v for k, v in changes.items() if k in _CONFIG_FIELDS}
+        fields = self._fields(changes, current.code.unzipped_size)
         if "echoed" in fields:
             fields["echoed"] = {**current.echoed, **fields["echoed"]}
         updated = self._in_progress(current, **fields)
@@ -260,14 +273,15 @@ class FunctionService:
             digest = hashlib.sha256(request.zip_file).hexdigest()
             code = CodeArchive(sha256=digest, size=len(request.zip_file), unzipped_size=unzipped)
             return dataclasses.replace(current, code=code, **fields)
-        with self._code_lock:
-            code = self._store_code(request.zip_file, self._clock.now())
+        with self.code_lock:
+            code = self.store_code(request.zip_file, self.clock.now())
+            check_total_size(code.unzipped_size, current.layers)
             updated = self._in_progress(current, code=code, **fields)
             if not self.store.replace_config(updated, current.revision_id):
-                self._collect_code(code.sha256)
+                self.collect_code(code.sha256)
                 raise PreconditionFailedException(REVISION_MISMATCH)
             if current.code.sha256 != code.sha256:
-                self._collect_code(current.code.sha256)
+                self.collect_code(current.code.sha256)
         return self.publish_now(updated) if request.publish else updated
 
     def publish_now(self, latest: FunctionConfig, description: str | None = None) -> FunctionConfig:
@@ -304,7 +318,7 @@ class FunctionService:
             current,
             **fields,
             revision_id=_revision(),
-            last_modified=self._clock.now(),
+            last_modified=self.clock.now(),
             last_update_status=LastUpdateStatus.IN_PROGRESS,
             last_update_status_reason=CREATING_REASON,
             last_update_status_reason_code=CREATING_CODE,
@@ -327,7 +341,7 @@ class FunctionService:
         self.changed(fid.name)
 
     def _delete_version(self, name: str, version: str) -> None:
-        with self._code_lock:
+        with self.code_lock:
             aliases = self.store.aliases_of_version(name, version)
             if aliases:
                 raise ResourceConflictException(
@@ -336,15 +350,15 @@ class FunctionService:
             sha256 = self.store.delete_version(name, version)
             if sha256 is None:
                 raise ResourceNotFoundException(f"Function not found: {self.arn(name, version)}")
-            self._collect_code(sha256)
+            self.collect_code(sha256)
 
     def _delete(self, name: str) -> None:
-        with self._code_lock:
+        with self.code_lock:
             shas = self.store.delete_function(name)
             if shas is None:
                 raise ResourceNotFoundException(f"Function not found: {self.arn(name)}")
             for sha256 in shas:
-                self._collect_code(sha256)
+                self.collect_code(sha256)
 
     def _tagged_name(self, resource: str) -> str:
         fid = parse_function_id(resource)

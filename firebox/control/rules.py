@@ -104,5 +104,3 @@ def check_unsupported(changes: Mapping[str, Any]) -> None:
         raise InvalidParameterValueException(
             "Firebox runs Zip packages only: PackageType Image is not supported. Upload a zip archive as ZipFile."
         )
-    if changes.get("layers"):
-        raise InvalidParameterValueException("Layers are not supported by this Firebox version yet.")

@@ -69,6 +69,7 @@ class Environment:
         key: str,
         config: FunctionConfig,
         code_dir: Path,
+        opt_dir: Path,
         zygote: Zygote,
         sandbox: Sandbox,
         base_environment: dict[str, str],
@@ -88,7 +89,7 @@ class Environment:
         self.log_stream = time.strftime("%Y/%m/%d/", time.gmtime(started_at)) + f"[{config.version}]{env_id}"
         self.last_used = time.monotonic()
         self.handle: SandboxHandle = spare.handle if spare is not None else sandbox.prepare(env_id)
-        sandbox.assign(self.handle, config, code_dir, zygote.readable_paths)
+        sandbox.assign(self.handle, config, code_dir, opt_dir, zygote.readable_paths)
         self._spare = spare
         self.pid: int | None = None
         self._exit_status: int | None = None
@@ -122,8 +123,8 @@ class Environment:
             "handler": config.handler,
             "environment": environment,
             "extra_paths": [
-                "/opt/python",
-                f"/opt/python/lib/python{config.runtime.removeprefix('python')}/site-packages",
+                f"{self.handle.opt_root}/python/lib/python{config.runtime.removeprefix('python')}/site-packages",
+                f"{self.handle.opt_root}/python",
             ],
             "sandbox": self.handle.assignment,
             "context": {

@@ -76,6 +76,7 @@ class Invoker:
         zygotes: Mapping[str, Zygote],
         sandbox: Sandbox,
         code_dir: Callable[[str], Path],
+        layer_dir: Callable[[list[str]], Path],
         log_sink: Callable[[FunctionConfig, str, str], None],
         spares: SparePool,
     ) -> None:
@@ -86,6 +87,7 @@ class Invoker:
         self.zygotes = zygotes
         self.sandbox = sandbox
         self._code_dir = code_dir
+        self._layer_dir = layer_dir
         self._log_sink = log_sink
         self._base_environments: dict[str, dict[str, str]] = {}
 
@@ -119,6 +121,7 @@ class Invoker:
                 key,
                 config,
                 self._code_dir(config.code.sha256),
+                self._layer_dir([layer.sha256 for layer in config.layers]),
                 self.zygotes[config.runtime],
                 self.sandbox,
                 self._base_environment(config.runtime),

@@ -35,6 +35,32 @@ def parse_function_id(text: str) -> FunctionId | None:
     return FunctionId(match["name"], match["qualifier"], match["region"], match["account"])
 
 
+_LAYER_VERSION = re.compile(
+    r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9\-_]+)"
+    r":(?P<version>\d+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerVersionId:
+    name: str
+    version: int
+    region: str
+    account: str
+
+
+def parse_layer_version_arn(text: str) -> LayerVersionId | None:
+    match = _LAYER_VERSION.fullmatch(text)
+    if match is None:
+        return None
+    return LayerVersionId(match["name"], int(match["version"]), match["region"], match["account"])
+
+
+def layer_arn(region: str, account: str, name: str, version: int | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{account}:layer:{name}"
+    return f"{arn}:{version}" if version is not None else arn
+
+
 def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
     arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn

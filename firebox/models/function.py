@@ -43,6 +43,28 @@ class CodeArchive:
 
 
 @dataclass(frozen=True, slots=True)
+class LayerRef:
+    """A layer version a function uses: its ARN and its archive."""
+
+    arn: str
+    sha256: str
+    size: int
+    unzipped_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class LayerVersion:
+    layer_name: str
+    version: int
+    code: CodeArchive
+    created_at: float
+    description: str = ""
+    license_info: str | None = None
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionConfig:
     name: str
     runtime: str
@@ -65,6 +87,8 @@ class FunctionConfig:
     application_log_level: str | None = None
     system_log_level: str | None = None
     dead_letter_target: str | None = None
+    layers: tuple[LayerRef, ...] = ()
+    """In the order given: later layers override earlier ones in /opt."""
     echoed: Mapping[str, Any] = field(default_factory=dict)
     """Settings accepted and reported back but with no effect here (VpcConfig, KMSKeyArn, SnapStart, ...)."""
     state: State = State.PENDING

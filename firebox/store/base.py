@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig
+from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
 from firebox.models.logs import LogEvent
 
 
@@ -86,6 +86,41 @@ class AliasStore(Protocol):
         ...
 
 
+class LayerStore(Protocol):
+    def publish_layer_version(self, layer: LayerVersion) -> LayerVersion:
+        """Store under the layer's next version number (never reused); returns it with that number."""
+        ...
+
+    def get_layer_version(self, name: str, version: int) -> LayerVersion | None: ...
+
+    def list_layer_versions(self, name: str, before: int | None, limit: int) -> list[LayerVersion]:
+        """Newest first, numbered below `before`."""
+        ...
+
+    def list_layer_names(self, after: str | None, limit: int) -> list[str]: ...
+
+    def delete_layer_version(self, name: str, version: int) -> str | None:
+        """Its code sha256, or None if it did not exist."""
+        ...
+
+
+class PolicyStore(Protocol):
+    def get_policy(self, function_name: str, qualifier: str) -> tuple[list[dict[str, Any]], str] | None:
+        """Statements and RevisionId of the policy of a function ('' qualifier) or of one qualifier."""
+        ...
+
+    def put_policy(
+        self,
+        function_name: str,
+        qualifier: str,
+        statements: list[dict[str, Any]],
+        revision_id: str,
+        expected_revision: str | None,
+    ) -> bool:
+        """Compare-and-set on the policy's RevisionId (None: no policy yet); no statements deletes it."""
+        ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -106,7 +141,7 @@ class LogStore(Protocol):
         ...
 
 
-class Store(FunctionStore, VersionStore, AliasStore, CodeArchiveStore, LogStore, Protocol):
+class Store(FunctionStore, VersionStore, AliasStore, LayerStore, PolicyStore, CodeArchiveStore, LogStore, Protocol):
     def health(self) -> dict[str, Any]:
         """A small document for `/health`: engine, schema version, whether a query answers."""
         ...

@@ -10,12 +10,13 @@ complete or absent. What goes into the archive (and whether it is safe) is the c
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,61 @@ class CodeFiles:
         if not target.exists():
             os.rename(staged, target)
 
+    def layer_set_path(self, sha256s: Sequence[str]) -> Path:
+        """Where the merged /opt of these layers (in this order) is kept."""
+        digest = hashlib.sha256("\n".join(sha256s).encode()).hexdigest()[:32]
+        return self.root / "layersets" / digest
+
+    def layer_set(self, sha256s: Sequence[str]) -> Path:
+        """The merged /opt of these unpacked layers, built once: each layer's files in order, a later layer's file
+        replacing an earlier one's at the same path. Files are hard links to the read-only unpacked layers."""
+        target = self.layer_set_path(sha256s)
+        if target.is_dir():
+            return target
+        target.parent.mkdir(exist_ok=True)
+        with self.staging() as staged:
+            merged = staged / "opt"
+            merged.mkdir()
+            for sha256 in sha256s:
+                _merge_into(self.unpacked_path(sha256), merged)
+            for directory, dirnames, _ in os.walk(merged):
+                for name in dirnames:
+                    os.chmod(os.path.join(directory, name), 0o555)
+            os.chmod(merged, 0o555)
+            try:
+                os.rename(merged, target)
+            except OSError:  # built meanwhile by another request: theirs is the same
+                pass
+        return target
+
     def remove(self, sha256: str) -> None:
         self.archive_path(sha256).unlink(missing_ok=True)
         remove_tree(self.unpacked_path(sha256))
+
+
+def _merge_into(source: Path, merged: Path) -> None:
+    for directory, dirnames, filenames in os.walk(source):
+        relative = os.path.relpath(directory, source)
+        destination = merged / relative
+        for name in dirnames:
+            path = destination / name
+            if (source / relative / name).is_symlink():
+                filenames.append(name)
+                continue
+            if path.exists() and not path.is_dir() or path.is_symlink():
+                path.unlink()
+            path.mkdir(exist_ok=True)
+        for name in filenames:
+            path = destination / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            elif path.is_dir():
+                remove_tree(path)
+            origin = source / relative / name
+            if origin.is_symlink():
+                os.symlink(os.readlink(origin), path)
+            else:
+                os.link(origin, path)
 
 
 def remove_tree(path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from firebox.models.function import CodeArchive, FunctionConfig, LastUpdateStatus, State
+from firebox.models.function import CodeArchive, FunctionConfig, LastUpdateStatus, LayerRef, State
 
 
 def encode_config(config: FunctionConfig) -> str:
@@ -16,6 +16,7 @@ def decode_config(text: str) -> FunctionConfig:
     doc = json.loads(text)
     doc["code"] = CodeArchive(**doc["code"])
     doc["architectures"] = tuple(doc["architectures"])
+    doc["layers"] = tuple(LayerRef(**layer) for layer in doc.get("layers", ()))
     doc["state"] = State(doc["state"])
     if doc["last_update_status"] is not None:
         doc["last_update_status"] = LastUpdateStatus(doc["last_update_status"])

@@ -24,12 +24,13 @@ from firebox.models.function import (
 )
 from firebox.models.logs import LogEvent
 from firebox.store.codec import decode_config, encode_config
+from firebox.store.sqlite_layers import LayersAndPolicies
 from firebox.store.sqlite_versions import VersionsAndAliases
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStore(VersionsAndAliases):
+class SQLiteStore(VersionsAndAliases, LayersAndPolicies):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
@@ -212,10 +213,16 @@ class SQLiteStore(VersionsAndAliases):
             )
 
     def code_in_use(self, sha256: str) -> bool:
-        row = (
-            self._conn().execute("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1", (sha256,)).fetchone()
-        )
-        return row is not None
+        """Used as a function's code, as a layer version, or as a layer of some function version (a rare scan of
+        the stored configurations, done only when an archive may be collected)."""
+        conn = self._conn()
+        return (
+            conn.execute("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1", (sha256,)).fetchone()
+            or conn.execute("SELECT 1 FROM layer_versions WHERE code_sha256 = ? LIMIT 1", (sha256,)).fetchone()
+            or conn.execute(
+                "SELECT 1 FROM function_versions WHERE config LIKE ? LIMIT 1", (f'%"sha256":"{sha256}"%',)
+            ).fetchone()
+        ) is not None
 
     def delete_code_archive(self, sha256: str) -> None:
         with self._write() as conn:

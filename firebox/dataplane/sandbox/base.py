@@ -20,6 +20,8 @@ class SandboxHandle:
     """Where the code is, as the handler sees it (LAMBDA_TASK_ROOT)."""
     tmp_dir: str
     """Where /tmp is, as the handler sees it."""
+    opt_root: str = "/opt"
+    """Where the function's layers are, as the handler sees them."""
     assignment: dict[str, Any] = field(default_factory=dict)
     """The function's part, applied by the child's `confine`; filled in by `Sandbox.assign`."""
     host_paths: list[Path] = field(default_factory=list)
@@ -41,9 +43,11 @@ class Sandbox(Protocol):
         """Set up the function-independent host side of a new environment (done ahead of time for spares)."""
         ...
 
-    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
-        """Fit a prepared sandbox to a function: its limits, its code, its /tmp size. `readable`: paths the runtime
-        must be able to read (its interpreter's prefix, the runtime library)."""
+    def assign(
+        self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, opt_dir: Path, readable: list[str]
+    ) -> None:
+        """Fit a prepared sandbox to a function: its limits, its code, its layers (`opt_dir`, merged), its /tmp
+        size. `readable`: paths the runtime must be able to read (its interpreter's prefix, the runtime library)."""
         ...
 
     def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:

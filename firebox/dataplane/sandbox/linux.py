@@ -144,7 +144,9 @@ class LinuxSandbox:
             raise
         return handle
 
-    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
+    def assign(
+        self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, opt_dir: Path, readable: list[str]
+    ) -> None:
         memory = str(config.memory_size * 1024 * 1024)
         if self.version == 2:
             (handle.cgroups[0] / "memory.max").write_text(memory)
@@ -159,7 +161,11 @@ class LinuxSandbox:
         handle.cpu_quota_us = max(MIN_CPU_QUOTA_US, int(handle.cpu_period_us * vcpus))
         handle.assignment = {
             "uid": next(self._uids),
-            "binds": [[str(code_dir), TASK_ROOT, True], [str(handle.mounts[0]), "/tmp", False]],
+            "binds": [
+                [str(code_dir), TASK_ROOT, True],
+                [str(opt_dir), "/opt", True],
+                [str(handle.mounts[0]), "/tmp", False],
+            ],
             "reveal": self._reveal(readable),
         }
 

@@ -38,8 +38,11 @@ class ProcessSandbox:
             host_paths=[root],
         )
 
-    def assign(self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, readable: list[str]) -> None:
+    def assign(
+        self, handle: SandboxHandle, config: FunctionConfig, code_dir: Path, opt_dir: Path, readable: list[str]
+    ) -> None:
         handle.task_root = str(code_dir)
+        handle.opt_root = str(opt_dir)
         handle.assignment = {}
 
     def peak_memory_mb(self, handle: SandboxHandle, pid: int | None) -> int:
