@@ -137,3 +137,10 @@ REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
+
+
+class PolicyLengthExceededException(FireboxError):
+    code = "PolicyLengthExceededException"
+    status = 400
+    message_key = "message"
+    error_type = "User"

@@ -30,6 +30,7 @@ from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
+from firebox.control.policies import PolicyService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
@@ -98,6 +99,7 @@ class Server:
                 functions=self.functions,
                 versions=VersionService(self.functions),
                 layers=LayerService(self.functions),
+                policies=PolicyService(self.functions),
                 invoker=self.invoker,
                 logs=self.logs,
             )

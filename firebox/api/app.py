@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api.errors import error_response, unexpected_error_response
-from firebox.api.routes import account, functions, invoke, layers, system, tags, versions
+from firebox.api.routes import account, functions, invoke, layers, policies, system, tags, versions
 from firebox.api.services import Services
 from firebox.errors import FireboxError, UnknownOperationException
 
@@ -81,7 +81,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(services: Services) -> ASGIApp:
     routes = Starlette(
-        routes=[*functions.routes, *versions.routes, *layers.routes, *tags.routes, *account.routes, *system.routes],
+        routes=[
+            *functions.routes,
+            *versions.routes,
+            *layers.routes,
+            *policies.routes,
+            *tags.routes,
+            *account.routes,
+            *system.routes,
+        ],
         exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
     )
     routes.state.services = services

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
+from firebox.control.policies import PolicyService
 from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
 from firebox.observability.logs import LogWriter
@@ -18,6 +19,7 @@ class Services:
     functions: FunctionService
     versions: VersionService
     layers: LayerService
+    policies: PolicyService
     invoker: Invoker
     logs: LogWriter
 
