@@ -198,3 +198,85 @@ def test_invoke_prints_the_result_and_the_log_tail(server: RunningServer, tmp_pa
     failed = _firebox(server, "invoke", "cli-invoke", "--payload", '{"fail": true}')
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["errorType"] == "RuntimeError"
+
+
+@pytest.mark.slow
+def test_aws_cli_versions_aliases_layers_and_permissions(own_server: RunningServer, tmp_path: Path) -> None:
+    function_zip = tmp_path / "function.zip"
+    function_zip.write_bytes(make_zip({"app.py": "import shared\ndef handler(e, c):\n    return shared.WHO\n"}))
+    layer_zip = tmp_path / "layer.zip"
+    layer_zip.write_bytes(make_zip({"python/shared.py": "WHO = 'layer'\n"}))
+    layer = _json(
+        _aws(
+            own_server,
+            "publish-layer-version",
+            "--layer-name",
+            "shared",
+            "--zip-file",
+            f"fileb://{layer_zip}",
+            "--compatible-runtimes",
+            RUNTIME,
+        )
+    )
+    assert layer["Version"] == 1
+    _json(
+        _aws(
+            own_server,
+            "create-function",
+            "--function-name",
+            "cli-v",
+            "--runtime",
+            RUNTIME,
+            "--handler",
+            "app.handler",
+            "--role",
+            ROLE,
+            "--zip-file",
+            f"fileb://{function_zip}",
+            "--layers",
+            layer["LayerVersionArn"],
+        )
+    )
+    assert _aws(own_server, "wait", "function-active-v2", "--function-name", "cli-v").returncode == 0
+    assert _json(_aws(own_server, "publish-version", "--function-name", "cli-v"))["Version"] == "1"
+    _json(_aws(own_server, "update-function-configuration", "--function-name", "cli-v", "--description", "two"))
+    assert _aws(own_server, "wait", "function-updated-v2", "--function-name", "cli-v").returncode == 0
+    _json(_aws(own_server, "update-function-configuration", "--function-name", "cli-v", "--timeout", "5"))
+    assert _aws(own_server, "wait", "function-updated-v2", "--function-name", "cli-v").returncode == 0
+    assert _json(_aws(own_server, "publish-version", "--function-name", "cli-v"))["Version"] == "2"
+    alias = _json(
+        _aws(
+            own_server,
+            "create-alias",
+            "--function-name",
+            "cli-v",
+            "--name",
+            "live",
+            "--function-version",
+            "1",
+            "--routing-config",
+            "AdditionalVersionWeights={2=0.25}",
+        )
+    )
+    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
+    statement = _json(
+        _aws(
+            own_server,
+            "add-permission",
+            "--function-name",
+            "cli-v",
+            "--statement-id",
+            "any",
+            "--action",
+            "lambda:InvokeFunction",
+            "--principal",
+            "*",
+            "--qualifier",
+            "live",
+        )
+    )
+    assert json.loads(statement["Statement"])["Resource"].endswith(":function:cli-v:live")
+    out = tmp_path / "out.json"
+    invoked = _json(_aws(own_server, "invoke", "--function-name", "cli-v", "--qualifier", "live", str(out)))
+    assert invoked["ExecutedVersion"] in ("1", "2")
+    assert json.loads(out.read_text()) == "layer"
