@@ -11,7 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from firebox.api import wire
-from firebox.errors import InvalidRequestContentException, RequestEntityTooLargeException, ValidationException
+from firebox.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    RequestEntityTooLargeException,
+    ValidationException,
+)
 
 DEFAULT_BODY_LIMIT = 6_291_456
 CODE_BODY_LIMIT = 70_167_211
@@ -51,6 +56,20 @@ def decode_zip(value: str) -> bytes:
     if len(data) > MAX_ZIPPED_BYTES:
         raise RequestEntityTooLargeException(f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes")
     return data
+
+
+def encode_marker(position: str) -> str:
+    """An opaque pagination marker (NextMarker) for a position in a listing."""
+    return base64.urlsafe_b64encode(position.encode()).decode()
+
+
+def decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, ValueError):
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
 def json_response(doc: Any, status: int = 200) -> Response:

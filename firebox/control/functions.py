@@ -451,27 +451,8 @@ class FunctionService:
         }
 
 
-_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig)) - {
-    "name",
-    "code",
-    "revision_id",
-    "last_modified",
-    "version",
-    "state",
-    "state_reason",
-    "state_reason_code",
-    "last_update_status",
-    "last_update_status_reason",
-    "last_update_status_reason_code",
-}
-
-
-_NOT_SNAPSHOT = frozenset(
+_STATE_FIELDS = frozenset(
     {
-        "version",
-        "revision_id",
-        "last_modified",
-        "description",
         "state",
         "state_reason",
         "state_reason_code",
@@ -480,6 +461,13 @@ _NOT_SNAPSHOT = frozenset(
         "last_update_status_reason_code",
     }
 )
+_IDENTITY_FIELDS = frozenset({"name", "version", "revision_id", "last_modified"})
+_CONFIG_FIELDS = (
+    frozenset(f.name for f in dataclasses.fields(FunctionConfig)) - _STATE_FIELDS - _IDENTITY_FIELDS - {"code"}
+)
+"""What a create or configuration update may set."""
+_NOT_SNAPSHOT = _STATE_FIELDS | _IDENTITY_FIELDS | {"description"}
+"""What may differ between `$LATEST` and a version that still counts as the same snapshot."""
 
 
 def _snapshot(config: FunctionConfig) -> dict[str, Any]:

@@ -3,8 +3,6 @@ UpdateFunctionConfiguration, DeleteFunction."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from firebox.api import shapes
-from firebox.api.http import CODE_BODY_LIMIT, decode_zip, empty_response, int_param, json_body, json_response
+from firebox.api.http import (
+    CODE_BODY_LIMIT,
+    decode_marker,
+    decode_zip,
+    empty_response,
+    encode_marker,
+    int_param,
+    json_body,
+    json_response,
+)
 from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import InvalidParameterValueException, ValidationException
@@ -28,8 +35,9 @@ def _service(request: Request) -> FunctionService:
     return services_of(request).functions
 
 
-def _configuration(service: FunctionService, config: FunctionConfig, *, listing: bool = False) -> dict[str, Any]:
-    return shapes.function_configuration(config, service.arn(config.name), listing=listing)
+def _configuration(service: FunctionService, config: FunctionConfig) -> dict[str, Any]:
+    """The document a create or update answers with: the unqualified FunctionArn, as Lambda sends it."""
+    return shapes.function_configuration(config, service.arn(config.name))
 
 
 def _zip_from(body: dict[str, Any]) -> bytes:
@@ -93,7 +101,7 @@ async def list_functions(request: Request) -> Response:
     if version is not None and version != "ALL":
         raise ValidationException.of([(version, "functionVersion", "Member must satisfy enum value set: [ALL]")])
     limit = min(int_param(request, "MaxItems", 1, 10000) or LIST_PAGE_MAX, LIST_PAGE_MAX)
-    marker = _decode_marker(request.query_params.get("Marker"))
+    marker = decode_marker(request.query_params.get("Marker"))
     if version == "ALL":
         after = _version_position(marker)
         configs = await service.list_all_versions(after, limit + 1)
@@ -102,7 +110,7 @@ async def list_functions(request: Request) -> Response:
     doc: dict[str, Any] = {"Functions": [_listed(service, c, version == "ALL") for c in configs[:limit]]}
     if len(configs) > limit:
         last = configs[limit - 1]
-        doc["NextMarker"] = _encode_marker(f"{last.name}:{last.version}" if version == "ALL" else last.name)
+        doc["NextMarker"] = encode_marker(f"{last.name}:{last.version}" if version == "ALL" else last.name)
     return json_response(doc)
 
 
@@ -116,19 +124,6 @@ def _version_position(marker: str | None) -> tuple[str, int] | None:
         return None
     name, _, version = marker.rpartition(":")
     return name, 0 if version == LATEST else int(version) if version.isdigit() else -1
-
-
-def _encode_marker(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _decode_marker(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError):
-        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
 async def update_function_configuration(request: Request) -> Response:

@@ -3,15 +3,22 @@ DeleteLayerVersion."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from firebox.api.http import CODE_BODY_LIMIT, decode_zip, empty_response, int_param, json_body, json_response
+from firebox.api.http import (
+    CODE_BODY_LIMIT,
+    decode_marker,
+    decode_zip,
+    empty_response,
+    encode_marker,
+    int_param,
+    json_body,
+    json_response,
+)
 from firebox.api.services import services_of
 from firebox.clock import aws_timestamp
 from firebox.control.layers import LayerService
@@ -93,12 +100,14 @@ async def get_layer_version(request: Request) -> Response:
 async def list_layer_versions(request: Request) -> Response:
     layers = _layers(request)
     limit = int_param(request, "MaxItems", 1, PAGE_MAX) or PAGE_MAX
-    marker = _decode(request.query_params.get("Marker"))
+    marker = decode_marker(request.query_params.get("Marker"))
+    if marker is not None and not marker.isdigit():
+        raise InvalidParameterValueException(f"Invalid marker: {request.query_params['Marker']}")
     found = await layers.list_versions(_name(request), int(marker) if marker else None, limit + 1)
     found = _compatible(request, found)
     doc: dict[str, Any] = {"LayerVersions": [_document(layers, v, request, content=False) for v in found[:limit]]}
     if len(found) > limit:
-        doc["NextMarker"] = _encode(str(found[limit - 1].version))
+        doc["NextMarker"] = encode_marker(str(found[limit - 1].version))
     return json_response(doc)
 
 
@@ -110,7 +119,7 @@ async def list_or_find_layers(request: Request) -> Response:
             raise ValidationException.of([(None, "arn", "Member must not be null")])
         return json_response(_document(layers, await layers.get_by_arn(arn), request))
     limit = int_param(request, "MaxItems", 1, PAGE_MAX) or PAGE_MAX
-    found = _compatible(request, await layers.list_layers(_decode(request.query_params.get("Marker")), limit + 1))
+    found = _compatible(request, await layers.list_layers(decode_marker(request.query_params.get("Marker")), limit + 1))
     doc: dict[str, Any] = {
         "Layers": [
             {
@@ -122,7 +131,7 @@ async def list_or_find_layers(request: Request) -> Response:
         ]
     }
     if len(found) > limit:
-        doc["NextMarker"] = _encode(found[limit - 1].layer_name)
+        doc["NextMarker"] = encode_marker(found[limit - 1].layer_name)
     return json_response(doc)
 
 
@@ -140,19 +149,6 @@ def _compatible(request: Request, found: list[LayerVersion]) -> list[LayerVersio
         if (runtime is None or runtime in layer.compatible_runtimes)
         and (architecture is None or architecture in layer.compatible_architectures)
     ]
-
-
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _decode(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError):
-        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
 routes = [

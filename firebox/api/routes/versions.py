@@ -3,8 +3,6 @@ ListAliases."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from starlette.requests import Request
@@ -12,10 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from firebox.api import shapes
-from firebox.api.http import empty_response, int_param, json_body, json_response
+from firebox.api.http import decode_marker, empty_response, encode_marker, int_param, json_body, json_response
 from firebox.api.services import services_of
 from firebox.control.versions import VersionService
-from firebox.errors import InvalidParameterValueException
 from firebox.models.function import LATEST, Alias
 
 PREFIX = "/2015-03-31/functions/{name}"
@@ -39,7 +36,7 @@ async def publish_version(request: Request) -> Response:
 async def list_versions(request: Request) -> Response:
     versions = _versions(request)
     limit = int_param(request, "MaxItems", 1, 10000) or DEFAULT_PAGE
-    marker = _decode(request.query_params.get("Marker"))
+    marker = decode_marker(request.query_params.get("Marker"))
     after = -1 if marker is None else 0 if marker == LATEST else int(marker) if marker.isdigit() else -1
     configs = await versions.list_versions(request.path_params["name"], after, limit + 1)
     doc: dict[str, Any] = {
@@ -49,7 +46,7 @@ async def list_versions(request: Request) -> Response:
         ]
     }
     if len(configs) > limit:
-        doc["NextMarker"] = _encode(configs[limit - 1].version)
+        doc["NextMarker"] = encode_marker(configs[limit - 1].version)
     return json_response(doc)
 
 
@@ -113,26 +110,13 @@ async def list_aliases(request: Request) -> Response:
     aliases = await versions.list_aliases(
         request.path_params["name"],
         request.query_params.get("FunctionVersion"),
-        _decode(request.query_params.get("Marker")),
+        decode_marker(request.query_params.get("Marker")),
         limit + 1,
     )
     doc: dict[str, Any] = {"Aliases": [_alias_doc(versions, a) for a in aliases[:limit]]}
     if len(aliases) > limit:
-        doc["NextMarker"] = _encode(aliases[limit - 1].name)
+        doc["NextMarker"] = encode_marker(aliases[limit - 1].name)
     return json_response(doc)
-
-
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _decode(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError):
-        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
 routes = [
