@@ -57,7 +57,13 @@ class InvalidParameterValueException(FireboxError):
     code = "InvalidParameterValueException"
     status = 400
     message_key = "message"
-    error_type = "User"
+    error_type: ClassVar[str | None] = "User"
+
+
+class UntypedInvalidParameterValueException(InvalidParameterValueException):
+    """The same exception as AWS sends it for the concurrency-limit refusals: without a `Type` member."""
+
+    error_type = None
 
 
 class InvalidRequestContentException(FireboxError):

@@ -28,12 +28,14 @@ from firebox.api.app import build_app
 from firebox.api.services import Services
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
+from firebox.control.concurrency import ConcurrencyService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
+from firebox.dataplane.concurrency import ConcurrencyLimiter
 from firebox.dataplane.invoker import DataPlaneSettings, Invoker
 from firebox.dataplane.pool import EnvironmentPool
 from firebox.dataplane.sandbox import create_sandbox
@@ -91,6 +93,7 @@ class Server:
             self.code_files.layer_set,
             self.logs.emit,
             self.spares,
+            ConcurrencyLimiter(settings.concurrency_limit),
         )
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(self.pool.retire_function)
@@ -100,6 +103,7 @@ class Server:
                 versions=VersionService(self.functions),
                 layers=LayerService(self.functions),
                 policies=PolicyService(self.functions),
+                concurrency=ConcurrencyService(self.functions),
                 invoker=self.invoker,
                 logs=self.logs,
             )

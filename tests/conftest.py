@@ -56,7 +56,7 @@ class RunningServer:
             region_name=region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, max_pool_connections=64, read_timeout=900),
+            config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64, read_timeout=900),
         )
         self.clients.append(client)
         return client

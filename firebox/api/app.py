@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api.errors import error_response, unexpected_error_response
-from firebox.api.routes import account, functions, invoke, layers, policies, system, tags, versions
+from firebox.api.routes import account, concurrency, functions, invoke, layers, policies, system, tags, versions
 from firebox.api.services import Services
 from firebox.errors import FireboxError, UnknownOperationException
 
@@ -86,6 +86,7 @@ def build_app(services: Services) -> ASGIApp:
             *versions.routes,
             *layers.routes,
             *policies.routes,
+            *concurrency.routes,
             *tags.routes,
             *account.routes,
             *system.routes,

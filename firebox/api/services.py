@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from firebox.control.concurrency import ConcurrencyService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
@@ -20,6 +21,7 @@ class Services:
     versions: VersionService
     layers: LayerService
     policies: PolicyService
+    concurrency: ConcurrencyService
     invoker: Invoker
     logs: LogWriter
 

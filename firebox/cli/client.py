@@ -34,7 +34,7 @@ def connect(endpoint_url: str) -> Any:
         region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "firebox"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "firebox"),
-        config=Config(retries={"max_attempts": 1}, read_timeout=900),
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=900),
     )
 
 

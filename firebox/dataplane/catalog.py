@@ -25,6 +25,8 @@ class FunctionCatalog:
         self._executor = executor
         self._configs: dict[tuple[str, str], FunctionConfig] = {}
         self._aliases: dict[tuple[str, str], Alias | None] = {}
+        self._reserved: dict[str, int | None] = {}
+        self._total_reserved: int | None = None
         self._generation: dict[str, int] = {}
         self._listeners: list[Callable[[str], None]] = []
 
@@ -38,6 +40,8 @@ class FunctionCatalog:
             del self._configs[key]
         for key in [k for k in self._aliases if k[0] == name]:
             del self._aliases[key]
+        self._reserved.pop(name, None)
+        self._total_reserved = None
         for listener in self._listeners:
             listener(name)
 
@@ -51,6 +55,19 @@ class FunctionCatalog:
         if config is not None and self._generation.get(name, 0) == generation:
             self._configs[(name, version)] = config
         return config
+
+    async def reserved(self, name: str) -> tuple[int | None, int]:
+        """The function's reserved concurrency (None: unreserved) and the account's total of reservations."""
+        if name not in self._reserved or self._total_reserved is None:
+            generation = self._generation.get(name, 0)
+            loop = asyncio.get_running_loop()
+            function = await loop.run_in_executor(self._executor, self._store.get_function, name)
+            usage = await loop.run_in_executor(self._executor, self._store.account_usage)
+            if self._generation.get(name, 0) != generation:
+                return (function.reserved_concurrency if function else None), usage.reserved_concurrency
+            self._reserved[name] = function.reserved_concurrency if function else None
+            self._total_reserved = usage.reserved_concurrency
+        return self._reserved[name], self._total_reserved
 
     async def alias(self, name: str, alias: str) -> Alias | None:
         key = (name, alias)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from firebox.dataplane.catalog import FunctionCatalog
+from firebox.dataplane.concurrency import ConcurrencyLimiter
 from firebox.dataplane.environment import Answer, Environment, EnvironmentState, InitOutcome, RuntimeGone
 from firebox.dataplane.pool import EnvironmentPool, environment_key
 from firebox.dataplane.sandbox import Sandbox
@@ -79,8 +80,10 @@ class Invoker:
         layer_dir: Callable[[list[str]], Path],
         log_sink: Callable[[FunctionConfig, str, str], None],
         spares: SparePool,
+        limiter: ConcurrencyLimiter,
     ) -> None:
         self.spares = spares
+        self.limiter = limiter
         self.settings = settings
         self.catalog = catalog
         self.pool = pool
@@ -112,6 +115,14 @@ class Invoker:
         return config
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
+        reserved, total_reserved = await self.catalog.reserved(config.name)
+        unreserved = self.limiter.admit(config.name, reserved, total_reserved)  # 429 when over the limit
+        try:
+            return await self._run(config, request)
+        finally:
+            self.limiter.release(config.name, unreserved)
+
+    async def _run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
         key = environment_key(config)
         env = self.pool.acquire_nowait(config, key)
         fresh = env is None

@@ -46,6 +46,13 @@ class FunctionStore(Protocol):
 
     def account_usage(self) -> AccountUsage: ...
 
+    def set_reserved_concurrency(
+        self, name: str, reserved: int | None, account_limit: int, minimum_unreserved: int
+    ) -> str:
+        """Set (None: remove) a function's reserved concurrency, in one transaction with the account-wide rule that
+        at least `minimum_unreserved` executions stay unreserved. Returns "ok", "missing" or "too-much"."""
+        ...
+
 
 class VersionStore(Protocol):
     def publish_version(self, name: str, expected_latest_revision: str, latest_revision: str) -> FunctionConfig | None:

@@ -197,6 +197,22 @@ class SQLiteStore(VersionsAndAliases, LayersAndPolicies):
         ).fetchone()
         return AccountUsage(function_count=count, total_code_size=size, reserved_concurrency=reserved)
 
+    def set_reserved_concurrency(
+        self, name: str, reserved: int | None, account_limit: int, minimum_unreserved: int
+    ) -> str:
+        """Set (None: remove) a function's reserved concurrency unless it would leave fewer than
+        `minimum_unreserved` executions unreserved. Returns "ok", "missing" or "too-much"."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is None:
+                return "missing"
+            (others,) = conn.execute(
+                "SELECT coalesce(sum(reserved_concurrency), 0) FROM functions WHERE name != ?", (name,)
+            ).fetchone()
+            if reserved is not None and account_limit - others - reserved < minimum_unreserved:
+                return "too-much"
+            conn.execute("UPDATE functions SET reserved_concurrency = ? WHERE name = ?", (reserved, name))
+            return "ok"
+
     # code archives
 
     def get_code_archive(self, sha256: str) -> CodeArchive | None:

@@ -31,7 +31,7 @@ def raw_lam(server: RunningServer) -> Any:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
     )
 
 
