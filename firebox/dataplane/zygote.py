@@ -91,11 +91,29 @@ class Zygote:
         self._spawning[document["env_id"]] = future
         data = json.dumps(document, separators=(",", ":")).encode()
         try:
-            socket.send_fds(self._sock, [data], [conn_fd, log_fd])
+            await self._send(data, [conn_fd, log_fd])
         except OSError as exc:
             self._spawning.pop(document["env_id"], None)
             raise ZygoteError(f"the {self.runtime} zygote is gone: {exc}") from None
         return await asyncio.wait_for(future, START_TIMEOUT)
+
+    async def _send(self, data: bytes, fds: list[int]) -> None:
+        """One message with descriptors attached; when many cold starts arrive at once the socket's buffer can be
+        full, so wait until the zygote has caught up rather than fail."""
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self._sock is not None
+            try:
+                socket.send_fds(self._sock, [data], fds)
+                return
+            except BlockingIOError:
+                writable = loop.create_future()
+                fd = self._sock.fileno()
+                loop.add_writer(fd, writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(fd)
 
     def wait_exit(self, pid: int) -> asyncio.Future[int]:
         """A future for the wait status of `pid`, a process this zygote spawned."""
