@@ -59,6 +59,12 @@ class Settings:
     """Seconds an idle execution environment is kept warm before it is retired."""
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     """Seconds a retired environment gets between SIGTERM and SIGKILL."""
+    async_payload_limit: int = 1_048_576
+    """Largest Event invocation payload in bytes (Lambda's since late 2025; the seeds give the older 262,144)."""
+    async_concurrency: int = 16
+    """Event invocations run at once by the async workers."""
+    async_retry_scale: float = 1.0
+    """Multiplies the delays between async retries (60 s, 120 s) and backoffs; tests shorten them."""
     log_level: str = "info"
 
     @property

@@ -26,9 +26,12 @@ import uvicorn
 from firebox import __version__, runtimes
 from firebox.api.app import build_app
 from firebox.api.services import Services
+from firebox.asyncinvoke.queue import AsyncQueue
+from firebox.asyncinvoke.worker import AsyncWorkers
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.concurrency import ConcurrencyService
+from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
@@ -83,6 +86,7 @@ class Server:
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
         self.logs = LogWriter(self.store, self.executor)
         self.spares = SparePool(self.sandbox, self.zygotes)
+        self.queue = AsyncQueue(self.store, self.executor)
         self.invoker = Invoker(
             DataPlaneSettings(settings.region, settings.account_id, self.endpoint_url),
             self.catalog,
@@ -95,6 +99,9 @@ class Server:
             self.spares,
             ConcurrencyLimiter(settings.concurrency_limit),
         )
+        self.workers = AsyncWorkers(
+            self.store, self.executor, self.invoker, self.queue, settings.async_concurrency, settings.async_retry_scale
+        )
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(self.pool.retire_function)
         self.app = build_app(
@@ -104,6 +111,9 @@ class Server:
                 layers=LayerService(self.functions),
                 policies=PolicyService(self.functions),
                 concurrency=ConcurrencyService(self.functions),
+                event_invoke=EventInvokeConfigService(self.functions),
+                queue=self.queue,
+                async_payload_limit=settings.async_payload_limit,
                 invoker=self.invoker,
                 logs=self.logs,
             )
@@ -130,6 +140,8 @@ class Server:
 
     async def serve(self) -> None:
         self.logs.start()
+        self.queue.start()
+        self._spawn(self.workers.run_forever(), "run async invocations")
         for zygote in self.zygotes.values():
             self._spawn(zygote.ensure_started(), f"start the {zygote.runtime} zygote")
         self._spawn(self.pool.reap_forever(), "reap idle environments")
@@ -192,6 +204,8 @@ class Server:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.workers.close()
+        await self.queue.close()
         await self.spares.close()
         await self.pool.close()
         await asyncio.gather(*(zygote.stop() for zygote in self.zygotes.values()))

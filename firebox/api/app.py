@@ -22,7 +22,18 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api.errors import error_response, unexpected_error_response
-from firebox.api.routes import account, concurrency, functions, invoke, layers, policies, system, tags, versions
+from firebox.api.routes import (
+    account,
+    concurrency,
+    event_invoke,
+    functions,
+    invoke,
+    layers,
+    policies,
+    system,
+    tags,
+    versions,
+)
 from firebox.api.services import Services
 from firebox.errors import FireboxError, UnknownOperationException
 
@@ -87,6 +98,7 @@ def build_app(services: Services) -> ASGIApp:
             *layers.routes,
             *policies.routes,
             *concurrency.routes,
+            *event_invoke.routes,
             *tags.routes,
             *account.routes,
             *system.routes,

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.control.concurrency import ConcurrencyService
+from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
@@ -22,6 +24,9 @@ class Services:
     layers: LayerService
     policies: PolicyService
     concurrency: ConcurrencyService
+    event_invoke: EventInvokeConfigService
+    queue: AsyncQueue
+    async_payload_limit: int
     invoker: Invoker
     logs: LogWriter
 

@@ -82,6 +82,11 @@ def invoke(lam: Any, args: argparse.Namespace) -> bool:
         params["LogType"] = "Tail"
     if args.qualifier:
         params["Qualifier"] = args.qualifier
+    if args.asynchronous:
+        with _api_errors():
+            response = lam.invoke(InvocationType="Event", **params)
+        print(f"queued {response['ResponseMetadata']['RequestId']}")
+        return False
     with _api_errors():
         response = lam.invoke(**params)
         body = response["Payload"].read().decode("utf-8", "replace")

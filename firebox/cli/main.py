@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--payload", default="{}", help="JSON event, or @FILE to read it from a file")
     invoke.add_argument("--log-tail", action="store_true", help="also print the last 4 KB of the invocation's log")
     invoke.add_argument("--qualifier")
+    invoke.add_argument("--async", dest="asynchronous", action="store_true", help="queue it (InvocationType Event)")
 
     deploy = client_command("deploy", "create or update a function from a directory or zip file")
     deploy.add_argument("source", metavar="DIR_OR_ZIP")

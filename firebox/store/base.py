@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from firebox.models.asynchronous import AsyncEvent, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
 from firebox.models.logs import LogEvent
 
@@ -128,6 +129,36 @@ class PolicyStore(Protocol):
         ...
 
 
+class AsyncStore(Protocol):
+    """The durable queue of Event invocations and their per-qualifier configuration."""
+
+    def enqueue_events(self, events: Sequence[AsyncEvent]) -> None:
+        """Commit events (one transaction for the whole batch: group commit)."""
+        ...
+
+    def lease_events(self, now: float, lease_until: float, limit: int) -> list[AsyncEvent]:
+        """Take up to `limit` waiting events that are due, holding them until `lease_until`."""
+        ...
+
+    def finish_event(self, event_id: int) -> None: ...
+
+    def requeue_event(self, event_id: int, not_before: float, attempts: int) -> None: ...
+
+    def release_leases(self) -> int: ...
+
+    def next_event_due(self) -> float | None: ...
+
+    def queue_statistics(self, function_name: str) -> dict[str, int]: ...
+
+    def get_event_invoke_config(self, function_name: str, qualifier: str) -> EventInvokeConfig | None: ...
+
+    def put_event_invoke_config(self, function_name: str, qualifier: str, config: EventInvokeConfig) -> None: ...
+
+    def delete_event_invoke_config(self, function_name: str, qualifier: str) -> bool: ...
+
+    def list_event_invoke_configs(self, function_name: str) -> list[tuple[str, EventInvokeConfig]]: ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -148,7 +179,9 @@ class LogStore(Protocol):
         ...
 
 
-class Store(FunctionStore, VersionStore, AliasStore, LayerStore, PolicyStore, CodeArchiveStore, LogStore, Protocol):
+class Store(
+    FunctionStore, VersionStore, AliasStore, LayerStore, PolicyStore, AsyncStore, CodeArchiveStore, LogStore, Protocol
+):
     def health(self) -> dict[str, Any]:
         """A small document for `/health`: engine, schema version, whether a query answers."""
         ...

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -23,11 +24,12 @@ from firebox.api.errors import error_response
 from firebox.api.services import Services
 from firebox.errors import (
     FireboxError,
-    InvalidParameterValueException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
     ValidationException,
 )
+from firebox.models.asynchronous import AsyncEvent
+from firebox.models.function import LATEST
 from firebox.models.invocation import InvocationType, InvokeRequest
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
@@ -74,10 +76,21 @@ class InvokeEndpoint:
         if invocation_type is InvocationType.DRY_RUN:
             return 204, [], b""
         if invocation_type is InvocationType.EVENT:
-            raise InvalidParameterValueException(
-                "Asynchronous invocation (InvocationType Event) is not supported by this Firebox version yet."
-            )
-        payload = await _payload(receive, invocation_type)
+            payload = await _payload(receive, invocation_type, self.services.async_payload_limit)
+            now = time.time()
+            await self.services.queue.enqueue(
+                AsyncEvent(
+                    request_id=scope["state"]["request_id"],
+                    function_name=fid.name,
+                    qualifier=fid.qualifier,
+                    invoked_arn=self.services.functions.arn(fid.name, fid.qualifier or LATEST),
+                    payload=payload,
+                    enqueued_at=now,
+                    not_before=now,
+                )
+            )  # committed: only now is the event acknowledged
+            return 202, [], b""
+        payload = await _payload(receive, invocation_type, SYNC_PAYLOAD_LIMIT)
         result = await self.services.invoker.run(
             config,
             InvokeRequest(
@@ -131,7 +144,7 @@ def _client_context(headers: dict[bytes, bytes]) -> dict[str, Any] | None:
     return doc
 
 
-async def _payload(receive: Receive, invocation_type: InvocationType) -> bytes:
+async def _payload(receive: Receive, invocation_type: InvocationType, limit: int) -> bytes:
     chunks = []
     size = 0
     more = True
@@ -139,13 +152,12 @@ async def _payload(receive: Receive, invocation_type: InvocationType) -> bytes:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= SYNC_PAYLOAD_LIMIT:
+        if size <= limit:
             chunks.append(chunk)
         more = message.get("more_body", False)
-    if size > SYNC_PAYLOAD_LIMIT:  # read to the end to report the size, as Lambda does; never executed
+    if size > limit:  # read to the end to report the size, as Lambda does; never executed
         raise RequestEntityTooLargeException(
-            f"{size} byte payload is too large for the {invocation_type.value} invocation type "
-            f"(limit {SYNC_PAYLOAD_LIMIT} bytes)"
+            f"{size} byte payload is too large for the {invocation_type.value} invocation type (limit {limit} bytes)"
         )
     payload = b"".join(chunks)
     if payload.strip():

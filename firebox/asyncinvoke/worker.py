@@ -1,0 +1,226 @@
+"""The workers that run queued Event invocations, with Lambda's retries, event age and destinations.
+
+Each event is leased (held for `LEASE_SECONDS`, longer than any function's timeout), run through the same data
+plane as a synchronous invocation with the same request id on every attempt, and only then finished or put back.
+A server that dies mid-invocation leaves its leases behind; the next one gives them back at start, so the event
+runs again (at least once).
+
+Outcomes, as Lambda's:
+- success: the event is done; the OnSuccess destination gets the invocation record;
+- function error: retried after 60 s and then 120 s (`retry_scale` shortens these for tests) up to
+  MaximumRetryAttempts, then the failure path with `RetriesExhausted`;
+- throttled or a platform error: put back with backoff (1 s, growing to 5 min), not counted as an attempt;
+- older than MaximumEventAgeInSeconds, or a retry that would be: the failure path with `EventAgeExceeded`;
+- reserved concurrency 0: the failure path at once with `ZeroReservedConcurrency`, no attempt.
+The failure path is the OnFailure destination. Destinations are delivered by queueing the record as an Event
+invocation of the destination function (committed before the source event is finished: at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import Executor
+from typing import Any
+
+from firebox.asyncinvoke.queue import AsyncQueue
+from firebox.dataplane.invoker import Invoker
+from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
+from firebox.models.arn import parse_function_id
+from firebox.models.asynchronous import AsyncEvent, EventInvokeConfig
+from firebox.models.function import LATEST
+from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
+from firebox.store.base import AsyncStore
+
+log = logging.getLogger("firebox.asyncinvoke")
+LEASE_SECONDS = 960.0
+RETRY_DELAY_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 300.0
+IDLE_POLL_SECONDS = 1.0
+
+
+class AsyncWorkers:
+    def __init__(
+        self,
+        store: AsyncStore,
+        executor: Executor,
+        invoker: Invoker,
+        queue: AsyncQueue,
+        concurrency: int,
+        retry_scale: float,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._invoker = invoker
+        self._queue = queue
+        self.concurrency = concurrency
+        self.retry_scale = retry_scale
+        self._running: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        queue.on_enqueued(self._wake.set)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def run_forever(self) -> None:
+        released = await self._run(self._store.release_leases)
+        if released:
+            log.info("%d async event(s) left running by the previous server will run again", released)
+        while True:
+            free = self.concurrency - len(self._running)
+            events: list[AsyncEvent] = []
+            if free > 0:
+                now = time.time()
+                events = await self._run(self._store.lease_events, now, now + LEASE_SECONDS, free)
+            for event in events:
+                task = asyncio.get_running_loop().create_task(self._handle(event))
+                self._running.add(task)
+                task.add_done_callback(self._done)
+            if events and len(events) == free:
+                continue
+            due = await self._run(self._store.next_event_due) if free > len(events) else None
+            wait = IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, max(0.0, due - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+            self._wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling an async event failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _handle(self, event: AsyncEvent) -> None:
+        assert event.id is not None
+        qualifier = event.qualifier or LATEST
+        config = await self._run(self._store.get_event_invoke_config, event.function_name, qualifier)
+        config = config or EventInvokeConfig()
+        now = time.time()
+        if now - event.enqueued_at > config.event_age:
+            await self._fail(event, config, "EventAgeExceeded", event.attempts, None)
+            return
+        try:
+            function = await self._invoker.prepare(event.function_name, event.qualifier)
+        except ResourceNotFoundException:
+            log.warning("dropping async event %s: %s no longer exists", event.request_id, event.invoked_arn)
+            await self._run(self._store.finish_event, event.id)
+            return
+        except ResourceConflictException:  # not invocable yet (Pending): like a throttle
+            await self._back_off(event, now)
+            return
+        reserved, _ = await self._invoker.catalog.reserved(event.function_name)
+        if reserved == 0:
+            await self._fail(event, config, "ZeroReservedConcurrency", 0, None)
+            return
+        request = InvokeRequest(
+            function=event.invoked_arn,
+            qualifier=event.qualifier,
+            payload=event.payload,
+            request_id=event.request_id,
+            invocation_type=InvocationType.EVENT,
+        )
+        try:
+            result = await self._invoker.run(function, request)
+        except TooManyRequestsException:
+            await self._back_off(event, now)
+            return
+        except Exception:  # a platform failure: try again later, without using up a retry
+            log.exception("async event %s failed to run", event.request_id)
+            await self._back_off(event, now)
+            return
+        attempts = event.attempts + 1
+        if result.outcome is Outcome.SUCCESS:
+            await self._deliver(config.on_success, self._record(event, "Success", attempts, result))
+            await self._run(self._store.finish_event, event.id)
+            return
+        if attempts > config.retries:
+            await self._fail(event, config, "RetriesExhausted", attempts, result)
+            return
+        retry_at = time.time() + RETRY_DELAY_SECONDS * attempts * self.retry_scale
+        if retry_at - event.enqueued_at > config.event_age:
+            await self._fail(event, config, "EventAgeExceeded", attempts, result)
+            return
+        await self._run(self._store.requeue_event, event.id, retry_at, attempts)
+
+    async def _back_off(self, event: AsyncEvent, now: float) -> None:
+        assert event.id is not None
+        delay = min(MAX_BACKOFF_SECONDS, max(1.0, now - event.enqueued_at)) * self.retry_scale
+        await self._run(self._store.requeue_event, event.id, now + delay, event.attempts)
+
+    async def _fail(
+        self,
+        event: AsyncEvent,
+        config: EventInvokeConfig,
+        condition: str,
+        attempts: int,
+        result: InvocationResult | None,
+    ) -> None:
+        assert event.id is not None
+        log.info("async event %s of %s failed: %s", event.request_id, event.invoked_arn, condition)
+        await self._deliver(config.on_failure, self._record(event, condition, attempts, result))
+        await self._run(self._store.finish_event, event.id)
+
+    def _record(
+        self, event: AsyncEvent, condition: str, attempts: int, result: InvocationResult | None
+    ) -> dict[str, Any]:
+        """The invocation record Lambda sends to destinations."""
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": _iso(time.time()),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": event.invoked_arn,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": _json_or_none(event.payload),
+        }
+        if result is not None:
+            context: dict[str, Any] = {"statusCode": 200, "executedVersion": result.executed_version}
+            if result.function_error:
+                context["functionError"] = result.function_error
+            record["responseContext"] = context
+            record["responsePayload"] = _json_or_none(result.payload)
+        return record
+
+    async def _deliver(self, destination: str | None, record: dict[str, Any]) -> None:
+        if destination is None:
+            return
+        target = parse_function_id(destination)
+        if target is None:
+            log.error("destination %s cannot be delivered to; the record is dropped", destination)
+            return
+        now = time.time()
+        await self._queue.enqueue(
+            AsyncEvent(
+                request_id=str(uuid.uuid4()),
+                function_name=target.name,
+                qualifier=target.qualifier,
+                invoked_arn=destination,
+                payload=json.dumps(record).encode(),
+                enqueued_at=now,
+                not_before=now,
+            )
+        )
+
+
+def _json_or_none(payload: bytes) -> Any:
+    if not payload.strip():
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", "replace")
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
