@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +64,22 @@ def print_functions(lam: Any) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_queue(endpoint_url: str, name: str) -> None:
+    """Firebox's own endpoint (Lambda's API has no such view)."""
+    url = f"{endpoint_url.rstrip('/')}/firebox/functions/{urllib.parse.quote(name, safe='')}/queue"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            doc = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}")
+        raise CommandError(
+            f"{exc.headers.get('x-amzn-ErrorType')}: {error.get('Message') or error.get('message')}"
+        ) from None
+    except OSError as exc:
+        raise CommandError(f"Could not connect to the endpoint URL: {url} ({exc})") from None
+    print(f"{doc['FunctionName']}: {doc['Queued']} queued, {doc['InFlight']} in flight")
 
 
 def delete_function(lam: Any, name: str) -> None:

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_parser("list", help="list functions")
     delete = action.add_parser("delete", help="delete a function")
     delete.add_argument("name")
+    queue = action.add_parser("queue", help="show a function's queued and in-flight asynchronous invocations")
+    queue.add_argument("name")
 
     invoke = client_command("invoke", "invoke a function and print its result")
     invoke.add_argument("name")
@@ -107,6 +109,8 @@ def _client_command(args: argparse.Namespace, client: Any) -> int:
         client.print_functions(lam)
     elif args.command == "functions" and args.action == "delete":
         client.delete_function(lam, args.name)
+    elif args.command == "functions" and args.action == "queue":
+        client.print_queue(args.endpoint_url, args.name)
     elif args.command == "deploy":
         client.deploy(lam, args)
     elif args.command == "invoke":

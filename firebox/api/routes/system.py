@@ -48,8 +48,17 @@ async def function_logs(request: Request) -> Response:
     )
 
 
+async def function_queue(request: Request) -> Response:
+    """Firebox's own view of a function's asynchronous invocations: queued (waiting, retries included) and in flight."""
+    services = services_of(request)
+    config = (await services.functions.get(request.path_params["name"])).latest
+    counts = await services.functions.run(services.functions.store.queue_statistics, config.name)
+    return json_response({"FunctionName": config.name, "Queued": counts["queued"], "InFlight": counts["in_flight"]})
+
+
 routes = [
     Route("/health", health, methods=["GET"]),
     Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
     Route("/firebox/functions/{name}/logs", function_logs, methods=["GET"]),
+    Route("/firebox/functions/{name}/queue", function_queue, methods=["GET"]),
 ]
