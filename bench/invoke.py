@@ -65,18 +65,19 @@ def _wrk_ms(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, seconds: int, body: str) -> float:
-    """Requests per second with 32 connections, POSTing `body`."""
-    out = _wrk(url, seconds, body, "-t2", "-c32")
+def wrk(url: str, seconds: int, body: str, event: bool = False) -> float:
+    """Requests per second with 32 connections, POSTing `body` (as Event invocations if `event`)."""
+    out = _wrk(url, seconds, body, "-t2", "-c32", event=event)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
     return float(match.group(1))
 
 
-def _wrk(url: str, seconds: int, body: str, *options: str) -> str:
+def _wrk(url: str, seconds: int, body: str, *options: str, event: bool = False) -> str:
     script = Path(tempfile.mkstemp(prefix="firebox-bench-", suffix=".lua")[1])
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
+        + ('wrk.headers["X-Amz-Invocation-Type"] = "Event"\n' if event else "")
     )
     try:
         out = subprocess.run(
