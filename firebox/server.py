@@ -26,6 +26,7 @@ import uvicorn
 from firebox import __version__, runtimes
 from firebox.api.app import build_app
 from firebox.api.services import Services
+from firebox.asyncinvoke.destinations import Deliverer
 from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.asyncinvoke.worker import AsyncWorkers
 from firebox.clock import SystemClock
@@ -99,8 +100,15 @@ class Server:
             self.spares,
             ConcurrencyLimiter(settings.concurrency_limit),
         )
+        self.deliverer = Deliverer(self.store, self.executor, settings.async_retry_scale)
         self.workers = AsyncWorkers(
-            self.store, self.executor, self.invoker, self.queue, settings.async_concurrency, settings.async_retry_scale
+            self.store,
+            self.executor,
+            self.invoker,
+            self.queue,
+            self.deliverer,
+            settings.async_concurrency,
+            settings.async_retry_scale,
         )
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(self.pool.retire_function)
@@ -142,6 +150,7 @@ class Server:
         self.logs.start()
         self.queue.start()
         self._spawn(self.workers.run_forever(), "run async invocations")
+        self._spawn(self.deliverer.run_forever(), "deliver to webhooks")
         for zygote in self.zygotes.values():
             self._spawn(zygote.ensure_started(), f"start the {zygote.runtime} zygote")
         self._spawn(self.pool.reap_forever(), "reap idle environments")

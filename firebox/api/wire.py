@@ -20,12 +20,14 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 
 from firebox.errors import InvalidRequestContentException, ValidationException
 
-_LIMIT_OVERRIDES: dict[str, dict[str, int]] = {
+_LIMIT_OVERRIDES: dict[str, dict[str, Any]] = {
     "Timeout": {"max": 900},
     "MemorySize": {"max": 10240},
     "EphemeralStorageSize": {"max": 10240},
 }
 """Per shape name: constraints tighter than botocore's model."""
+_WEBHOOK = r"|https?://[^\s]+"
+"""Destinations may also be webhook URLs (a Firebox extension)."""
 _SEMANTIC_ENUMS = frozenset({"Runtime"})
 """Shapes whose values the control plane checks with its own error (the runtimes this host has)."""
 
@@ -131,7 +133,10 @@ def _check(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
 
 
 def _limits(shape: Shape) -> dict[str, Any]:
-    return {**shape.metadata, **_LIMIT_OVERRIDES.get(shape.name, {})}
+    limits = {**shape.metadata, **_LIMIT_OVERRIDES.get(shape.name, {})}
+    if shape.name == "DestinationArn" and "pattern" in limits:
+        limits["pattern"] += _WEBHOOK
+    return limits
 
 
 def _shown(shape: Shape, value: Any) -> Any:

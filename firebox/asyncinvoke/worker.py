@@ -12,8 +12,9 @@ Outcomes, as Lambda's:
 - throttled or a platform error: put back with backoff (1 s, growing to 5 min), not counted as an attempt;
 - older than MaximumEventAgeInSeconds, or a retry that would be: the failure path with `EventAgeExceeded`;
 - reserved concurrency 0: the failure path at once with `ZeroReservedConcurrency`, no attempt.
-The failure path is the OnFailure destination. Destinations are delivered by queueing the record as an Event
-invocation of the destination function (committed before the source event is finished: at least once).
+The failure path is the OnFailure destination. A destination function gets the record as an Event invocation; a
+webhook URL (a Firebox extension) gets it POSTed by the `Deliverer`. Either way the record is committed before the
+source event is finished: at least once.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import uuid
 from concurrent.futures import Executor
 from typing import Any
 
+from firebox.asyncinvoke.destinations import Deliverer, is_webhook
 from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.dataplane.invoker import Invoker
 from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
 from firebox.models.arn import parse_function_id
-from firebox.models.asynchronous import AsyncEvent, EventInvokeConfig
+from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import LATEST
 from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
 from firebox.store.base import AsyncStore
@@ -50,9 +52,11 @@ class AsyncWorkers:
         executor: Executor,
         invoker: Invoker,
         queue: AsyncQueue,
+        deliverer: Deliverer,
         concurrency: int,
         retry_scale: float,
     ) -> None:
+        self._deliverer = deliverer
         self._store = store
         self._executor = executor
         self._invoker = invoker
@@ -194,6 +198,11 @@ class AsyncWorkers:
 
     async def _deliver(self, destination: str | None, record: dict[str, Any]) -> None:
         if destination is None:
+            return
+        if is_webhook(destination):
+            delivery = Delivery(destination, json.dumps(record).encode(), time.time())
+            await self._run(self._store.add_delivery, delivery)
+            self._deliverer.wake()
             return
         target = parse_function_id(destination)
         if target is None:

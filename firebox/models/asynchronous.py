@@ -24,6 +24,17 @@ class AsyncEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """An invocation record on its way to a destination that can fail (a webhook)."""
+
+    destination: str
+    body: bytes
+    not_before: float
+    attempts: int = 0
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EventInvokeConfig:
     maximum_retry_attempts: int | None = None
     maximum_event_age: int | None = None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from firebox.models.asynchronous import AsyncEvent, EventInvokeConfig
+from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 
 _EVENT_COLUMNS = "request_id, function_name, qualifier, invoked_arn, payload, enqueued_at, not_before, attempts, id"
 
@@ -79,6 +79,40 @@ class AsyncQueueAndConfigs:
             .fetchone()
         )
         return {"queued": queued, "in_flight": in_flight}
+
+    # deliveries to destinations that can fail
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO deliveries (destination, body, attempts, not_before) VALUES (?, ?, ?, ?)",
+                (delivery.destination, delivery.body, delivery.attempts, delivery.not_before),
+            )
+
+    def lease_deliveries(self, now: float, lease_until: float, limit: int) -> list[Delivery]:
+        with self._write() as conn:
+            rows = conn.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT id FROM deliveries"
+                " WHERE lease_until IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?)"
+                " RETURNING destination, body, not_before, attempts, id",
+                (lease_until, now, limit),
+            ).fetchall()
+        return [Delivery(*row) for row in rows]
+
+    def finish_delivery(self, delivery_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+
+    def retry_delivery(self, delivery_id: int, not_before: float, attempts: int, error: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET lease_until = NULL, not_before = ?, attempts = ?, last_error = ? WHERE id = ?",
+                (not_before, attempts, error, delivery_id),
+            )
+
+    def release_delivery_leases(self) -> int:
+        with self._write() as conn:
+            return conn.execute("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL").rowcount
 
     # event invoke configs
 

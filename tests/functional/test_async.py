@@ -3,9 +3,11 @@ event age, destinations, event invoke configurations."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -227,3 +229,52 @@ def test_cli_async(fast_server: RunningServer) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("queued ")
     wait_for(lambda: 'EVENT {"from": "cli"}' in log_lines(fast_server, "echo"))
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    failures_left = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Hook.failures_left > 0:
+            _Hook.failures_left -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        _Hook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    _Hook.received = []
+    _Hook.failures_left = 2
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_destination_is_retried_until_delivered(fast_server: RunningServer, webhook: str) -> None:
+    lam = fast_server.client()
+    create(lam, "echo", make_zip({"app.py": ECHO}))
+    lam.put_function_event_invoke_config(FunctionName="echo", DestinationConfig={"OnSuccess": {"Destination": webhook}})
+    assert lam.get_function_event_invoke_config(FunctionName="echo")["DestinationConfig"]["OnSuccess"] == {
+        "Destination": webhook
+    }
+    request_id = lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{"hook": 1}')["ResponseMetadata"][
+        "RequestId"
+    ]
+    wait_for(lambda: _Hook.received)
+    assert _Hook.failures_left == 0, "the two refused deliveries were retried"
+    (record,) = _Hook.received
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"hook": 1}
