@@ -63,6 +63,8 @@ class Settings:
     """Largest Event invocation payload in bytes (Lambda's since late 2025; the seeds give the older 262,144)."""
     async_concurrency: int = 16
     """Event invocations run at once by the async workers."""
+    sqs_endpoint: str = ""
+    """Where SQS destinations and dead-letter queues are reached (empty: AWS's own endpoint for the region)."""
     async_retry_scale: float = 1.0
     """Multiplies the delays between async retries (60 s, 120 s) and backoffs; tests shorten them."""
     log_level: str = "info"

@@ -100,7 +100,7 @@ class Server:
             self.spares,
             ConcurrencyLimiter(settings.concurrency_limit),
         )
-        self.deliverer = Deliverer(self.store, self.executor, settings.async_retry_scale)
+        self.deliverer = Deliverer(self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint)
         self.workers = AsyncWorkers(
             self.store,
             self.executor,

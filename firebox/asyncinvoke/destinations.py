@@ -1,8 +1,12 @@
-"""Delivering invocation records to destinations that can fail: webhooks (a Firebox extension: an `http://` or
-`https://` URL as a destination receives the record as a JSON POST).
+"""Delivering to destinations that can fail:
 
-A record is written to the `deliveries` table before the event it describes is finished, then POSTed by this
-deliverer; any answer other than 2xx, or no answer within `TIMEOUT`, is retried with a backoff doubling from 1 s
+- SQS queues (`arn:aws:sqs:<region>:<account>:<name>`), reached through the SQS API at `sqs_endpoint` (real SQS,
+  ElasticMQ, moto or any SQS-compatible server): the record is the message body; dead-letter messages carry the
+  original payload and the RequestID / ErrorCode / ErrorMessage attributes;
+- webhooks (a Firebox extension): an `http://` or `https://` URL receives the record as a JSON POST.
+
+A delivery is written to the `deliveries` table before the event it describes is finished, then sent by this
+deliverer; a failure (no 2xx, an SQS error, no answer within `TIMEOUT`) is retried with a backoff doubling from 1 s
 to 5 min (scaled like the async retries), for as long as it takes. Failures are counted; nothing is dropped.
 """
 
@@ -16,6 +20,10 @@ import urllib.error
 import urllib.request
 from concurrent.futures import Executor
 from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from firebox.models.asynchronous import Delivery
 from firebox.store.base import AsyncStore
@@ -32,11 +40,17 @@ def is_webhook(destination: str) -> bool:
     return destination.startswith(("http://", "https://"))
 
 
+def is_sqs(destination: str) -> bool:
+    return destination.startswith("arn:aws:sqs:")
+
+
 class Deliverer:
-    def __init__(self, store: AsyncStore, executor: Executor, retry_scale: float) -> None:
+    def __init__(self, store: AsyncStore, executor: Executor, retry_scale: float, sqs_endpoint: str | None) -> None:
         self._store = store
         self._executor = executor
         self.retry_scale = retry_scale
+        self._sqs_endpoint = sqs_endpoint or None
+        self._sqs_clients: dict[str, Any] = {}
         self.failures = 0
         """Failed delivery attempts since start (each retried)."""
         self._wake = asyncio.Event()
@@ -60,7 +74,8 @@ class Deliverer:
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert delivery.id is not None
-        error = await self._run(_post, delivery.destination, delivery.body)
+        send = self._send_sqs if is_sqs(delivery.destination) else _post
+        error = await self._run(send, delivery)
         if error is None:
             await self._run(self._store.finish_delivery, delivery.id)
             return
@@ -72,10 +87,42 @@ class Deliverer:
         )
         await self._run(self._store.retry_delivery, delivery.id, time.time() + delay, attempts, error)
 
+    def _send_sqs(self, delivery: Delivery) -> str | None:
+        """SendMessage to the queue the ARN names; None on success, else what went wrong. Runs in a worker thread."""
+        _, _, _, region, account, name = delivery.destination.split(":", 5)
+        try:
+            client = self._sqs_clients.get(region)
+            if client is None:
+                session = boto3.session.Session()
+                has_credentials = session.get_credentials() is not None  # else any will do for a local SQS
+                client = self._sqs_clients[region] = session.client(
+                    "sqs",
+                    region_name=region,
+                    endpoint_url=self._sqs_endpoint,
+                    aws_access_key_id=None if has_credentials else "firebox",
+                    aws_secret_access_key=None if has_credentials else "firebox",
+                    config=Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT, retries={"total_max_attempts": 1}),
+                )
+            url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            attributes = {
+                key: {"DataType": "Number", "StringValue": value[1:]}
+                if value.startswith("#")
+                else {"DataType": "String", "StringValue": value}
+                for key, value in delivery.attributes.items()
+            }
+            client.send_message(
+                QueueUrl=url, MessageBody=delivery.body.decode("utf-8", "replace"), MessageAttributes=attributes
+            )
+        except (BotoCoreError, ClientError) as exc:
+            return str(exc)
+        return None
 
-def _post(url: str, body: bytes) -> str | None:
+
+def _post(delivery: Delivery) -> str | None:
     """POST the record; None on a 2xx answer, else what went wrong."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        delivery.destination, data=delivery.body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             response.read()

@@ -28,7 +28,7 @@ import uuid
 from concurrent.futures import Executor
 from typing import Any
 
-from firebox.asyncinvoke.destinations import Deliverer, is_webhook
+from firebox.asyncinvoke.destinations import Deliverer, is_sqs, is_webhook
 from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.dataplane.invoker import Invoker
 from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
@@ -109,9 +109,6 @@ class AsyncWorkers:
         config = await self._run(self._store.get_event_invoke_config, event.function_name, qualifier)
         config = config or EventInvokeConfig()
         now = time.time()
-        if now - event.enqueued_at > config.event_age:
-            await self._fail(event, config, "EventAgeExceeded", event.attempts, None)
-            return
         try:
             function = await self._invoker.prepare(event.function_name, event.qualifier)
         except ResourceNotFoundException:
@@ -121,9 +118,13 @@ class AsyncWorkers:
         except ResourceConflictException:  # not invocable yet (Pending): like a throttle
             await self._back_off(event, now)
             return
+        dead_letter = function.dead_letter_target
+        if now - event.enqueued_at > config.event_age:
+            await self._fail(event, config, "EventAgeExceeded", event.attempts, None, dead_letter)
+            return
         reserved, _ = await self._invoker.catalog.reserved(event.function_name)
         if reserved == 0:
-            await self._fail(event, config, "ZeroReservedConcurrency", 0, None)
+            await self._fail(event, config, "ZeroReservedConcurrency", 0, None, dead_letter)
             return
         request = InvokeRequest(
             function=event.invoked_arn,
@@ -147,11 +148,11 @@ class AsyncWorkers:
             await self._run(self._store.finish_event, event.id)
             return
         if attempts > config.retries:
-            await self._fail(event, config, "RetriesExhausted", attempts, result)
+            await self._fail(event, config, "RetriesExhausted", attempts, result, dead_letter)
             return
         retry_at = time.time() + RETRY_DELAY_SECONDS * attempts * self.retry_scale
         if retry_at - event.enqueued_at > config.event_age:
-            await self._fail(event, config, "EventAgeExceeded", attempts, result)
+            await self._fail(event, config, "EventAgeExceeded", attempts, result, dead_letter)
             return
         await self._run(self._store.requeue_event, event.id, retry_at, attempts)
 
@@ -167,10 +168,24 @@ class AsyncWorkers:
         condition: str,
         attempts: int,
         result: InvocationResult | None,
+        dead_letter: str | None,
     ) -> None:
+        """The failure path: the OnFailure destination and the dead-letter queue, whichever are configured."""
         assert event.id is not None
         log.info("async event %s of %s failed: %s", event.request_id, event.invoked_arn, condition)
         await self._deliver(config.on_failure, self._record(event, condition, attempts, result))
+        if dead_letter:
+            error = _json_or_none(result.payload) if result is not None else None
+            message = error.get("errorMessage", "") if isinstance(error, dict) else condition
+            attributes = {
+                "RequestID": event.request_id,
+                "ErrorCode": "#429" if condition == "ZeroReservedConcurrency" else "#200",
+                "ErrorMessage": str(message)[:1024] or condition,
+            }
+            await self._run(
+                self._store.add_delivery, Delivery(dead_letter, event.payload, time.time(), 0, None, attributes)
+            )
+            self._deliverer.wake()
         await self._run(self._store.finish_event, event.id)
 
     def _record(
@@ -199,7 +214,7 @@ class AsyncWorkers:
     async def _deliver(self, destination: str | None, record: dict[str, Any]) -> None:
         if destination is None:
             return
-        if is_webhook(destination):
+        if is_webhook(destination) or is_sqs(destination):
             delivery = Delivery(destination, json.dumps(record).encode(), time.time())
             await self._run(self._store.add_delivery, delivery)
             self._deliverer.wake()

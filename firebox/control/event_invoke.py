@@ -2,7 +2,7 @@
 
 Per qualifier (`$LATEST`, a version or an alias): how many times a failed Event invocation is retried (0-2), how
 old an event may get (60-21600 s), and where outcomes go. `Put` replaces the whole configuration, `Update` merges
-into it. Destinations are Lambda functions, or webhook URLs (a Firebox extension).
+into it. Destinations are Lambda functions, SQS queues, or webhook URLs (a Firebox extension).
 """
 
 from __future__ import annotations
@@ -61,12 +61,14 @@ class EventInvokeConfigService:
         self.store.put_event_invoke_config(name, qualifier, config)
 
     def _check_destination(self, name: str, destination: str) -> None:
-        if destination.startswith(("http://", "https://")):  # a webhook: a Firebox extension
+        if destination.startswith(
+            ("http://", "https://", "arn:aws:sqs:")
+        ):  # a webhook (a Firebox extension) or a queue
             return
         if not destination.startswith("arn:aws:lambda:"):
             raise InvalidParameterValueException(
-                f"The destination ARN {destination} is invalid. Firebox delivers destinations to Lambda functions "
-                "and webhook URLs in this version (SQS, SNS and EventBridge destinations are not supported yet)."
+                f"The destination ARN {destination} is invalid. Firebox delivers destinations to Lambda functions, "
+                "SQS queues and webhook URLs in this version (SNS and EventBridge destinations are not supported yet)."
             )
         target = parse_function_id(destination)
         if target is None or self.store.get_config(target.name, LATEST) is None:

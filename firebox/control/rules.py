@@ -100,6 +100,11 @@ def check_tags(tags: Mapping[str, str], existing: int = 0) -> None:
 
 def check_unsupported(changes: Mapping[str, Any]) -> None:
     """Settings whose machinery Firebox does not have: refused clearly rather than silently ignored."""
+    target = changes.get("dead_letter_target")
+    if target and not target.startswith("arn:aws:sqs:"):
+        raise InvalidParameterValueException(
+            f"The dead-letter target {target} is not supported: Firebox sends dead-letter messages to SQS queues."
+        )
     if changes.get("package_type", "Zip") != "Zip":
         raise InvalidParameterValueException(
             "Firebox runs Zip packages only: PackageType Image is not supported. Upload a zip archive as ZipFile."

@@ -25,13 +25,16 @@ class AsyncEvent:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """An invocation record on its way to a destination that can fail (a webhook)."""
+    """An invocation record (or a dead-letter message) on its way to a destination that can fail: a webhook or an
+    SQS queue."""
 
     destination: str
     body: bytes
     not_before: float
     attempts: int = 0
     id: int | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    """SQS message attributes; numbers are strings starting with "#" (ErrorCode)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,8 +85,14 @@ class AsyncQueueAndConfigs:
     def add_delivery(self, delivery: Delivery) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO deliveries (destination, body, attempts, not_before) VALUES (?, ?, ?, ?)",
-                (delivery.destination, delivery.body, delivery.attempts, delivery.not_before),
+                "INSERT INTO deliveries (destination, body, attributes, attempts, not_before) VALUES (?, ?, ?, ?, ?)",
+                (
+                    delivery.destination,
+                    delivery.body,
+                    json.dumps(delivery.attributes),
+                    delivery.attempts,
+                    delivery.not_before,
+                ),
             )
 
     def lease_deliveries(self, now: float, lease_until: float, limit: int) -> list[Delivery]:
@@ -94,10 +100,10 @@ class AsyncQueueAndConfigs:
             rows = conn.execute(
                 "UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT id FROM deliveries"
                 " WHERE lease_until IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?)"
-                " RETURNING destination, body, not_before, attempts, id",
+                " RETURNING destination, body, not_before, attempts, id, attributes",
                 (lease_until, now, limit),
             ).fetchall()
-        return [Delivery(*row) for row in rows]
+        return [Delivery(row[0], row[1], row[2], row[3], row[4], json.loads(row[5])) for row in rows]
 
     def finish_delivery(self, delivery_id: int) -> None:
         with self._write() as conn:
