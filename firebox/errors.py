@@ -150,3 +150,8 @@ class PolicyLengthExceededException(FireboxError):
     status = 400
     message_key = "message"
     error_type = "User"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(ResourceNotFoundException):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    message_key = "message"

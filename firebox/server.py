@@ -36,12 +36,14 @@ from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
+from firebox.control.provisioned import ProvisionedConfigService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.concurrency import ConcurrencyLimiter
 from firebox.dataplane.invoker import DataPlaneSettings, Invoker
 from firebox.dataplane.pool import EnvironmentPool
+from firebox.dataplane.provisioned import ProvisionedConcurrency
 from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
@@ -110,7 +112,9 @@ class Server:
             settings.async_concurrency,
             settings.async_retry_scale,
         )
+        self.provisioned = ProvisionedConcurrency(self.store, self.executor, self.invoker, self.pool)
         self.functions.on_change(self.catalog.invalidate)
+        self.catalog.on_invalidate(lambda _: self.provisioned.wake())
         self.catalog.on_invalidate(self.pool.retire_function)
         self.app = build_app(
             Services(
@@ -122,6 +126,8 @@ class Server:
                 event_invoke=EventInvokeConfigService(self.functions),
                 queue=self.queue,
                 async_payload_limit=settings.async_payload_limit,
+                provisioned_configs=ProvisionedConfigService(self.functions),
+                provisioned=self.provisioned,
                 invoker=self.invoker,
                 logs=self.logs,
             )
@@ -151,6 +157,7 @@ class Server:
         self.queue.start()
         self._spawn(self.workers.run_forever(), "run async invocations")
         self._spawn(self.deliverer.run_forever(), "deliver to webhooks")
+        self._spawn(self.provisioned.run_forever(), "keep provisioned environments")
         for zygote in self.zygotes.values():
             self._spawn(zygote.ensure_started(), f"start the {zygote.runtime} zygote")
         self._spawn(self.pool.reap_forever(), "reap idle environments")
@@ -213,6 +220,7 @@ class Server:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.provisioned.close()
         await self.workers.close()
         await self.queue.close()
         await self.spares.close()

@@ -12,8 +12,10 @@ from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
+from firebox.control.provisioned import ProvisionedConfigService
 from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
+from firebox.dataplane.provisioned import ProvisionedConcurrency
 from firebox.observability.logs import LogWriter
 
 
@@ -27,6 +29,8 @@ class Services:
     event_invoke: EventInvokeConfigService
     queue: AsyncQueue
     async_payload_limit: int
+    provisioned_configs: ProvisionedConfigService
+    provisioned: ProvisionedConcurrency
     invoker: Invoker
     logs: LogWriter
 

@@ -91,6 +91,8 @@ class Environment:
         self.handle: SandboxHandle = spare.handle if spare is not None else sandbox.prepare(env_id)
         sandbox.assign(self.handle, config, code_dir, opt_dir, zygote.readable_paths)
         self._spare = spare
+        self.provisioned = False
+        """Kept warm by a provisioned concurrency configuration (the pool never reaps it)."""
         self.pid: int | None = None
         self._exit_status: int | None = None
         self._base_environment = base_environment

@@ -127,23 +127,30 @@ class Invoker:
         env = self.pool.acquire_nowait(config, key)
         fresh = env is None
         if env is None:
-            env = Environment(
-                uuid.uuid4().hex,
-                key,
-                config,
-                self._code_dir(config.code.sha256),
-                self._layer_dir([layer.sha256 for layer in config.layers]),
-                self.zygotes[config.runtime],
-                self.sandbox,
-                self._base_environment(config.runtime),
-                time.time(),
-                spare=self.spares.take(config.runtime),
-            )
+            env = self.new_environment(config, key)
             self.pool.add(env)
         try:
             return await self._run_in(env, fresh, config, request)
         finally:
             self.pool.release(env)
+
+    def new_environment(self, config: FunctionConfig, key: str, provisioned: bool = False) -> Environment:
+        """A new environment for `config` (in a spare's sandbox when one is ready); not started yet."""
+        base = self._base_environment(config.runtime)
+        if provisioned:
+            base = {**base, "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}
+        return Environment(
+            uuid.uuid4().hex,
+            key,
+            config,
+            self._code_dir(config.code.sha256),
+            self._layer_dir([layer.sha256 for layer in config.layers]),
+            self.zygotes[config.runtime],
+            self.sandbox,
+            base,
+            time.time(),
+            spare=self.spares.take(config.runtime),
+        )
 
     async def _run_in(
         self, env: Environment, fresh: bool, config: FunctionConfig, request: InvokeRequest

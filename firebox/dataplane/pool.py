@@ -72,6 +72,7 @@ class EnvironmentPool:
         self._current_key: dict[str, str] = {}
         self._all: set[Environment] = set()
         self._retiring: set[asyncio.Task[None]] = set()
+        self._provisioned_idle: dict[str, list[Environment]] = {}
 
     def acquire_nowait(self, config: FunctionConfig, key: str) -> Environment | None:
         """An idle environment for exactly this key, or None. Retires environments of older keys."""
@@ -81,6 +82,9 @@ class EnvironmentPool:
             self._retire_where(
                 lambda env: env.config.name == config.name and env.config.version == config.version and env.key != key
             )
+        provisioned = self._provisioned_idle.get(key)
+        if provisioned:  # provisioned environments first: initialised ahead, no cold start
+            return provisioned.pop()
         idle = self._idle.get(key)
         if not idle:
             return None
@@ -97,10 +101,30 @@ class EnvironmentPool:
         """An invocation finished with `env`: keep it for the next one, or retire it if its key is stale."""
         env.last_used = time.monotonic()
         current = self._current_key.get(f"{env.config.name}:{env.config.version}")
-        if env.state is EnvironmentState.DEAD or current != env.key:
+        if env.state is EnvironmentState.DEAD or (current is not None and current != env.key):
+            self._retire(env)
+            return
+        if env.provisioned:
+            self._provisioned_idle.setdefault(env.key, []).append(env)
+            return
+        if current is None:
             self._retire(env)
             return
         self._idle.setdefault(env.key, []).append(env)
+
+    def add_provisioned(self, env: Environment) -> None:
+        """Keep an initialised environment warm for its version: never reaped, used before on-demand ones."""
+        env.provisioned = True
+        self._all.add(env)
+        self._provisioned_idle.setdefault(env.key, []).append(env)
+
+    def release_provisioned(self, env: Environment) -> None:
+        """No longer provisioned: retire it now if idle, else when its invocation ends."""
+        env.provisioned = False
+        idle = self._provisioned_idle.get(env.key, [])
+        if env in idle:
+            idle.remove(env)
+            self._retire(env)
 
     def discard(self, env: Environment) -> None:
         self._retire(env)
@@ -153,6 +177,7 @@ class EnvironmentPool:
         for env in list(self._all):
             self._retire(env)
         self._idle.clear()
+        self._provisioned_idle.clear()
         while self._retiring:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*list(self._retiring), return_exceptions=True)

@@ -40,6 +40,7 @@ class Zygote:
         self._spawning: dict[str, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
 
     @property
     def alive(self) -> bool:
@@ -99,7 +100,12 @@ class Zygote:
 
     async def _send(self, data: bytes, fds: list[int]) -> None:
         """One message with descriptors attached; when many cold starts arrive at once the socket's buffer can be
-        full, so wait until the zygote has caught up rather than fail."""
+        full, so wait until the zygote has caught up rather than fail. One sender at a time: an event loop keeps a
+        single writer callback per descriptor, so two waiters would replace each other's and one would never wake."""
+        async with self._send_lock:
+            await self._send_now(data, fds)
+
+    async def _send_now(self, data: bytes, fds: list[int]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             assert self._sock is not None
@@ -109,7 +115,7 @@ class Zygote:
             except BlockingIOError:
                 writable = loop.create_future()
                 fd = self._sock.fileno()
-                loop.add_writer(fd, writable.set_result, None)
+                loop.add_writer(fd, _resolve, writable)
                 try:
                     await writable
                 finally:
@@ -172,3 +178,9 @@ class Zygote:
             except TimeoutError:
                 self._process.kill()
                 await self._process.wait()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    """A writer callback may run more than once before it is removed: resolve only once."""
+    if not future.done():
+        future.set_result(None)

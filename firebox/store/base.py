@@ -169,6 +169,16 @@ class AsyncStore(Protocol):
     def list_event_invoke_configs(self, function_name: str) -> list[tuple[str, EventInvokeConfig]]: ...
 
 
+class ProvisionedStore(Protocol):
+    def put_provisioned(self, function_name: str, qualifier: str, requested: int, last_modified: float) -> None: ...
+
+    def delete_provisioned(self, function_name: str, qualifier: str) -> bool: ...
+
+    def list_provisioned(self, function_name: str | None = None) -> list[tuple[str, str, int, float]]:
+        """(function, qualifier, requested, last modified) of one function, or of all."""
+        ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -190,7 +200,16 @@ class LogStore(Protocol):
 
 
 class Store(
-    FunctionStore, VersionStore, AliasStore, LayerStore, PolicyStore, AsyncStore, CodeArchiveStore, LogStore, Protocol
+    FunctionStore,
+    VersionStore,
+    AliasStore,
+    LayerStore,
+    PolicyStore,
+    ProvisionedStore,
+    AsyncStore,
+    CodeArchiveStore,
+    LogStore,
+    Protocol,
 ):
     def health(self) -> dict[str, Any]:
         """A small document for `/health`: engine, schema version, whether a query answers."""

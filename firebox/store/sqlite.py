@@ -25,13 +25,13 @@ from firebox.models.function import (
 from firebox.models.logs import LogEvent
 from firebox.store.codec import decode_config, encode_config
 from firebox.store.sqlite_async import AsyncQueueAndConfigs
-from firebox.store.sqlite_layers import LayersAndPolicies
+from firebox.store.sqlite_layers import LayersAndPolicies, Provisioned
 from firebox.store.sqlite_versions import VersionsAndAliases
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStore(VersionsAndAliases, LayersAndPolicies, AsyncQueueAndConfigs):
+class SQLiteStore(VersionsAndAliases, LayersAndPolicies, Provisioned, AsyncQueueAndConfigs):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()

@@ -136,6 +136,38 @@ class LayersAndPolicies:
             return True
 
 
+class Provisioned:
+    # provided by SQLiteStore
+    _conn: Callable[[], sqlite3.Connection]
+    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def put_provisioned(self, function_name: str, qualifier: str, requested: int, last_modified: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO provisioned_configs (function_name, qualifier, requested, last_modified)"
+                " VALUES (?, ?, ?, ?)",
+                (function_name, qualifier, requested, last_modified),
+            )
+
+    def delete_provisioned(self, function_name: str, qualifier: str) -> bool:
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    "DELETE FROM provisioned_configs WHERE function_name = ? AND qualifier = ?",
+                    (function_name, qualifier),
+                ).rowcount
+                == 1
+            )
+
+    def list_provisioned(self, function_name: str | None = None) -> list[tuple[str, str, int, float]]:
+        """(function, qualifier, requested, last modified) of one function, or of all."""
+        query = "SELECT function_name, qualifier, requested, last_modified FROM provisioned_configs"
+        if function_name is None:
+            return [tuple(row) for row in self._conn().execute(query + " ORDER BY function_name, qualifier")]
+        rows = self._conn().execute(query + " WHERE function_name = ? ORDER BY qualifier", (function_name,))
+        return [tuple(row) for row in rows]
+
+
 def _layer(row: tuple[Any, ...]) -> LayerVersion:
     name, version, sha, size, unzipped, created, description, license_info, runtimes, architectures = row
     return LayerVersion(
