@@ -9,7 +9,8 @@ Outcomes, as Lambda's:
 - success: the event is done; the OnSuccess destination gets the invocation record;
 - function error: retried after 60 s and then 120 s (`retry_scale` shortens these for tests) up to
   MaximumRetryAttempts, then the failure path with `RetriesExhausted`;
-- throttled or a platform error: put back with backoff (1 s, growing to 5 min), not counted as an attempt;
+- throttled, a platform error, or the environment killed under the invocation (SIGKILL from outside, not for
+  memory): put back with backoff (1 s, growing to 5 min), not counted as an attempt;
 - older than MaximumEventAgeInSeconds, or a retry that would be: the failure path with `EventAgeExceeded`;
 - reserved concurrency 0: the failure path at once with `ZeroReservedConcurrency`, no attempt.
 The failure path is the OnFailure destination. A destination function gets the record as an Event invocation; a
@@ -140,6 +141,9 @@ class AsyncWorkers:
             return
         except Exception:  # a platform failure: try again later, without using up a retry
             log.exception("async event %s failed to run", event.request_id)
+            await self._back_off(event, now)
+            return
+        if result.outcome is Outcome.KILLED:  # the environment was killed under it: not the function's failure
             await self._back_off(event, now)
             return
         attempts = event.attempts + 1

@@ -289,15 +289,18 @@ class Invoker:
                 _platform_error("Runtime.OutOfMemory", message),
                 "Status: error\tError Type: Runtime.OutOfMemory",
             )
+        outcome = Outcome.CRASH
         if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
             reason = "Runtime exited without providing a reason"
         elif os.WIFSIGNALED(status):
+            if os.WTERMSIG(status) == signal.SIGKILL:
+                outcome = Outcome.KILLED
             sig = os.WTERMSIG(status)
             reason = f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(signal.Signals(sig), f'signal {sig}')}"
         else:
             reason = f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
         return _Failure(
-            Outcome.CRASH,
+            outcome,
             _platform_error("Runtime.ExitError", f"RequestId: {request_id} Error: {reason}"),
             "Status: error\tError Type: Runtime.ExitError",
         )

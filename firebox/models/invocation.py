@@ -20,6 +20,8 @@ class Outcome(StrEnum):
     FUNCTION_ERROR = "function_error"  # the handler raised, or a runtime error such as Runtime.ImportModuleError
     TIMEOUT = "timeout"
     CRASH = "crash"  # the runtime process exited (Runtime.ExitError)
+    KILLED = "killed"  # SIGKILL from outside, not for memory: Runtime.ExitError to the caller, a platform failure
+    # to the async retry accounting (the event runs again without using up a retry attempt)
     OUT_OF_MEMORY = "out_of_memory"
 
 

@@ -8,8 +8,10 @@ shares: that evidence survives the server's death, where the server's own logs m
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -79,3 +81,52 @@ def test_kill_9_while_draining_loses_no_acknowledged_event(tmp_path: Path) -> No
             server.process.kill()
             server.stop()
         evidence.unlink(missing_ok=True)
+
+
+VICTIM = (
+    "import os, time\n"
+    "def handler(event, context):\n"
+    "    marker = event['marker']\n"
+    "    if os.path.exists(marker):\n"
+    "        return 'second run'\n"
+    "    with open(marker, 'w') as f:\n"
+    "        f.write(str(os.getpid()))\n"
+    "    time.sleep(30)\n"
+)
+
+
+def test_an_environment_killed_mid_invocation_runs_the_event_again_without_using_a_retry(tmp_path: Path) -> None:
+    marker = Path(f"/tmp/firebox-victim-{uuid.uuid4().hex}")
+    config = tmp_path / "firebox.toml"
+    config.write_text("async_retry_scale = 0.01\n")
+    server = start_server(tmp_path / "data", "--sandbox", "process", "--config", str(config))
+    try:
+        lam = server.client()
+        create(lam, "victim", make_zip({"app.py": VICTIM}), Timeout=60)
+        create(lam, "outcomes", make_zip({"app.py": "def handler(event, context):\n    print('GOT', event)\n"}))
+        lam.put_function_event_invoke_config(
+            FunctionName="victim",
+            MaximumRetryAttempts=0,
+            DestinationConfig={
+                "OnSuccess": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:outcomes"},
+                "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:outcomes"},
+            },
+        )
+        lam.invoke(FunctionName="victim", InvocationType="Event", Payload=json.dumps({"marker": str(marker)}))
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        outcome = None
+        while outcome is None and time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{server.endpoint}/firebox/functions/outcomes/logs", timeout=10) as r:
+                found = [e["message"] for e in json.loads(r.read())["events"] if e["message"].startswith("GOT")]
+            outcome = found[0] if found else None
+            time.sleep(0.1)
+        assert outcome is not None, "the event was neither run again nor failed"
+        assert "'condition': 'Success'" in outcome, "with no retries left, only a run that did not count could succeed"
+        assert "'responsePayload': 'second run'" in outcome
+    finally:
+        server.stop()
+        marker.unlink(missing_ok=True)
