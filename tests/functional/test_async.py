@@ -278,3 +278,23 @@ def test_webhook_destination_is_retried_until_delivered(fast_server: RunningServ
     assert record["requestContext"]["requestId"] == request_id
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"] == {"hook": 1}
+
+
+def test_a_retry_that_would_outlive_the_event_age_is_event_age_exceeded(own_server: RunningServer) -> None:
+    """At Lambda's own pace (no scaling) the first retry would come 60 s after a failure; with an event age of 60 s
+    it would be too old, so the event takes the failure path at once with EventAgeExceeded."""
+    lam = own_server.client()
+    create(lam, "failing", make_zip({"app.py": FAILING}))
+    create(lam, "outcomes", make_zip({"app.py": ECHO}))
+    lam.put_function_event_invoke_config(
+        FunctionName="failing",
+        MaximumEventAgeInSeconds=60,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": f"{ARN}outcomes"}},
+    )
+    lam.invoke(FunctionName="failing", InvocationType="Event", Payload=b"{}")
+    line = wait_for(lambda: [x for x in log_lines(own_server, "outcomes") if x.startswith("EVENT ")])[0]
+    record = json.loads(line.removeprefix("EVENT "))
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"]["functionError"] == "Unhandled"
