@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.concurrency import ConcurrencyLimiter
@@ -329,9 +328,6 @@ class Invoker:
             }
             self._base_environments[runtime] = base
         return base
-
-    def statistics(self) -> dict[str, Any]:
-        return self.pool.statistics()
 
 
 def _init_report(outcome: InitOutcome, phase: str) -> str:

@@ -126,9 +126,6 @@ class EnvironmentPool:
             idle.remove(env)
             self._retire(env)
 
-    def discard(self, env: Environment) -> None:
-        self._retire(env)
-
     def _retire_where(self, predicate: object) -> None:
         assert callable(predicate)
         for key, idle in list(self._idle.items()):
