@@ -21,6 +21,8 @@ class FireboxError(Exception):
     status: ClassVar[int] = 500
     message_key: ClassVar[str] = "Message"
     error_type: ClassVar[str | None] = "Service"
+    query_code: ClassVar[str | None] = None
+    """The error code of AWS's older query protocol (CloudWatch), sent as `x-amzn-query-error` to clients that ask."""
 
     def __init__(self, message: str, **members: Any) -> None:
         super().__init__(message)
@@ -155,3 +157,54 @@ class PolicyLengthExceededException(FireboxError):
 class ProvisionedConcurrencyConfigNotFoundException(ResourceNotFoundException):
     code = "ProvisionedConcurrencyConfigNotFoundException"
     message_key = "message"
+
+
+# CloudWatch Logs (AWS JSON 1.1). Its errors are all HTTP 400, ResourceNotFoundException included.
+
+
+class InvalidParameterException(FireboxError):
+    code = "InvalidParameterException"
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+class LogsResourceNotFoundException(FireboxError):
+    code = "ResourceNotFoundException"
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+class ResourceAlreadyExistsException(FireboxError):
+    code = "ResourceAlreadyExistsException"
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+# CloudWatch metrics (AWS JSON 1.0 / RPC v2 CBOR, query-compatible: the query protocol's codes go in a header).
+
+
+class InvalidParameterValueError(FireboxError):
+    code = "InvalidParameterValueException"
+    query_code = "InvalidParameterValue"
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+class MissingParameterError(FireboxError):
+    code = "MissingRequiredParameterException"
+    query_code = "MissingParameter"
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+class InvalidParameterCombinationError(FireboxError):
+    code = "InvalidParameterCombinationException"
+    query_code = "InvalidParameterCombination"
+    status = 400
+    message_key = "message"
+    error_type = None

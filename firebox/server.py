@@ -48,6 +48,7 @@ from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
 from firebox.observability.logs import LogWriter
+from firebox.observability.telemetry import Telemetry
 from firebox.store.code_files import CodeFiles
 from firebox.store.sqlite import SQLiteStore
 
@@ -88,6 +89,7 @@ class Server:
         self.catalog = FunctionCatalog(self.store, self.executor)
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
         self.logs = LogWriter(self.store, self.executor)
+        self.telemetry = Telemetry()
         self.spares = SparePool(self.sandbox, self.zygotes)
         self.queue = AsyncQueue(self.store, self.executor)
         self.invoker = Invoker(
@@ -101,6 +103,7 @@ class Server:
             self.logs.emit,
             self.spares,
             ConcurrencyLimiter(settings.concurrency_limit),
+            self.telemetry,
         )
         self.deliverer = Deliverer(self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint)
         self.workers = AsyncWorkers(

@@ -48,10 +48,10 @@ class RunningServer:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, region: str = "us-east-1") -> Any:
-        """A boto3 lambda client for this server, closed when the server stops."""
+    def client(self, region: str = "us-east-1", service: str = "lambda") -> Any:
+        """A boto3 client (lambda, logs, cloudwatch) for this server, closed when the server stops."""
         client = boto3.client(
-            "lambda",
+            service,
             endpoint_url=self.endpoint,
             region_name=region,
             aws_access_key_id="test",

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from firebox.api import rpc
 from firebox.api.errors import error_response, unexpected_error_response
 from firebox.api.routes import (
     account,
@@ -104,6 +105,7 @@ def build_app(services: Services) -> ASGIApp:
             *tags.routes,
             *account.routes,
             *system.routes,
+            *rpc.routes,
         ],
         exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
     )

@@ -30,10 +30,13 @@ from firebox.dataplane.pool import EnvironmentPool, environment_key
 from firebox.dataplane.sandbox import Sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
-from firebox.errors import ResourceConflictException, ResourceNotFoundException
+from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
 from firebox.models.arn import function_arn
 from firebox.models.function import LATEST, FunctionConfig, State
-from firebox.models.invocation import InvocationResult, InvokeRequest, Outcome
+from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
+from firebox.models.telemetry import InvocationRecord
+from firebox.observability.telemetry import Telemetry
+from firebox.observability.tracing import new_trace_id, xray_line
 
 INIT_LIMIT = 10.0
 """Seconds an on-demand environment gets to initialise before the init is retried inside the invocation."""
@@ -80,7 +83,9 @@ class Invoker:
         log_sink: Callable[[FunctionConfig, str, str], None],
         spares: SparePool,
         limiter: ConcurrencyLimiter,
+        telemetry: Telemetry,
     ) -> None:
+        self.telemetry = telemetry
         self.spares = spares
         self.limiter = limiter
         self.settings = settings
@@ -115,7 +120,11 @@ class Invoker:
 
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
         reserved, total_reserved = await self.catalog.reserved(config.name)
-        unreserved = self.limiter.admit(config.name, reserved, total_reserved)  # 429 when over the limit
+        try:
+            unreserved = self.limiter.admit(config.name, reserved, total_reserved)  # 429 when over the limit
+        except TooManyRequestsException:
+            self.telemetry.throttle(config.name, _resource(config, request), time.time())
+            raise
         try:
             return await self._run(config, request)
         finally:
@@ -155,6 +164,7 @@ class Invoker:
         self, env: Environment, fresh: bool, config: FunctionConfig, request: InvokeRequest
     ) -> InvocationResult:
         request_id = request.request_id
+        trace_id = request.trace_id or new_trace_id()
         started = time.perf_counter()
         prelude = ""
         init_duration: float | None = None
@@ -172,7 +182,7 @@ class Invoker:
                 "deadline_ms": int((time.time() + timeout) * 1000),
                 "invoked_arn": request.function if request.function.startswith("arn:") else self._arn(config, request),
                 "client_context": request.client_context,
-                "trace_id": _trace_id(),
+                "trace_id": trace_id,
             }
             try:
                 answer = await env.invoke(header, request.payload, timeout)
@@ -215,7 +225,28 @@ class Invoker:
         invocation_log = (
             f"START RequestId: {request_id} Version: {config.version}\n{output}END RequestId: {request_id}\n{report}\n"
         )
+        if config.tracing_mode == "Active":
+            invocation_log += xray_line(trace_id)
         self._log_sink(config, env.log_stream, prelude + invocation_log)
+        self.telemetry.invocation(
+            InvocationRecord(
+                function=config.name,
+                resource=_resource(config, request),
+                executed_version=config.version,
+                alias=request.qualifier is not None and not _is_version(request.qualifier),
+                outcome=outcome,
+                timestamp=time.time(),
+                duration_ms=duration_ms,
+                billed_duration_ms=billed,
+                memory_size_mb=config.memory_size,
+                ephemeral_storage_mb=config.ephemeral_storage,
+                max_memory_used_mb=memory,
+                init_duration_ms=init_duration,
+                provisioned=env.provisioned,
+                asynchronous=request.invocation_type is InvocationType.EVENT,
+                trace_id=trace_id,
+            )
+        )
         return InvocationResult(
             request_id=request_id,
             payload=payload,
@@ -227,6 +258,7 @@ class Invoker:
             memory_size_mb=config.memory_size,
             max_memory_used_mb=memory,
             init_duration_ms=init_duration,
+            trace_id=trace_id,
         )
 
     async def _initialize(
@@ -349,8 +381,13 @@ def _platform_error(error_type: str, message: str, message_first: bool = False) 
     return json.dumps(doc).encode()
 
 
-def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x};Parent={random.getrandbits(64):016x};Sampled=0"
+def _is_version(qualifier: str) -> bool:
+    return qualifier == LATEST or qualifier.isdigit()
+
+
+def _resource(config: FunctionConfig, request: InvokeRequest) -> str | None:
+    """CloudWatch's `Resource` dimension: `function:qualifier` when the caller named one."""
+    return f"{config.name}:{request.qualifier}" if request.qualifier else None
 
 
 def _iso_now() -> str:

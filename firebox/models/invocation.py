@@ -34,6 +34,8 @@ class InvokeRequest:
     request_id: str
     invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
     client_context: dict[str, Any] | None = None
+    trace_id: str | None = None
+    """The X-Ray trace header the caller sent (`Root=1-...;Parent=...;Sampled=...`), or None to start a trace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class InvocationResult:
     memory_size_mb: int
     max_memory_used_mb: int
     init_duration_ms: float | None = None
+    trace_id: str = ""
 
     @property
     def function_error(self) -> str | None:

@@ -25,13 +25,24 @@ from firebox.models.function import (
 from firebox.models.logs import LogEvent
 from firebox.store.codec import decode_config, encode_config
 from firebox.store.sqlite_async import AsyncQueueAndConfigs
+from firebox.store.sqlite_billing import MeteringLedger
 from firebox.store.sqlite_layers import LayersAndPolicies, Provisioned
+from firebox.store.sqlite_logs import LogGroupsAndStreams
+from firebox.store.sqlite_metrics import MetricSeries
 from firebox.store.sqlite_versions import VersionsAndAliases
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStore(VersionsAndAliases, LayersAndPolicies, Provisioned, AsyncQueueAndConfigs):
+class SQLiteStore(
+    VersionsAndAliases,
+    LayersAndPolicies,
+    Provisioned,
+    AsyncQueueAndConfigs,
+    LogGroupsAndStreams,
+    MetricSeries,
+    MeteringLedger,
+):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()

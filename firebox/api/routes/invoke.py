@@ -31,6 +31,7 @@ from firebox.errors import (
 from firebox.models.asynchronous import AsyncEvent
 from firebox.models.function import LATEST
 from firebox.models.invocation import InvocationType, InvokeRequest
+from firebox.observability.tracing import continue_trace
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 LOG_TAIL_BYTES = 4096
@@ -100,6 +101,7 @@ class InvokeEndpoint:
                 request_id=scope["state"]["request_id"],
                 invocation_type=invocation_type,
                 client_context=client_context,
+                trace_id=continue_trace(headers.get(b"x-amzn-trace-id", b"").decode("latin-1")),
             ),
         )
         response_headers = [(b"x-amz-executed-version", result.executed_version.encode())]

@@ -1,0 +1,40 @@
+"""What the data plane tells observability about each invocation: one record, read by metrics and billing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firebox.models.invocation import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    function: str
+    resource: str | None
+    """`function:qualifier` when the caller named a version or alias (CloudWatch's `Resource` dimension), else None."""
+    executed_version: str
+    """`$LATEST` or the version number that ran (CloudWatch's `ExecutedVersion` dimension for alias invocations)."""
+    alias: bool
+    """The caller named an alias (so ExecutedVersion is reported with Resource)."""
+    outcome: Outcome
+    timestamp: float
+    """Epoch seconds when the invocation ended."""
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    ephemeral_storage_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None
+    """Set on the first invocation of an on-demand environment (a cold start)."""
+    provisioned: bool
+    """Served by a provisioned-concurrency environment."""
+    asynchronous: bool
+    trace_id: str
+    cpu_time_ms: float | None = None
+    """CPU time the environment's processes used during the invocation (from the sandbox's cgroup)."""
+    tmp_bytes: int | None = None
+    """Bytes in use in the environment's /tmp after the invocation."""
+
+    @property
+    def error(self) -> bool:
+        return self.outcome is not Outcome.SUCCESS
