@@ -350,6 +350,8 @@ class Invoker:
                 "AWS_SECRET_ACCESS_KEY": "firebox",
                 "AWS_SESSION_TOKEN": "firebox",
                 "AWS_ENDPOINT_URL_LAMBDA": self.settings.endpoint_url,
+                "AWS_ENDPOINT_URL_CLOUDWATCH": self.settings.endpoint_url,
+                "AWS_ENDPOINT_URL_LOGS": self.settings.endpoint_url,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_RUNTIME_DIR": "/var/runtime",
                 "TZ": ":UTC",
