@@ -48,6 +48,7 @@ from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
 from firebox.observability.logs import LogWriter
+from firebox.observability.prometheus import PrometheusExporter
 from firebox.observability.telemetry import Telemetry
 from firebox.store.code_files import CodeFiles
 from firebox.store.sqlite import SQLiteStore
@@ -90,6 +91,9 @@ class Server:
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
         self.logs = LogWriter(self.store, self.executor)
         self.telemetry = Telemetry()
+        self.prometheus = PrometheusExporter()
+        self.telemetry.on_invocation(self.prometheus.invocation)
+        self.telemetry.on_throttle(self.prometheus.throttle)
         self.spares = SparePool(self.sandbox, self.zygotes)
         self.queue = AsyncQueue(self.store, self.executor)
         self.invoker = Invoker(
@@ -105,7 +109,9 @@ class Server:
             ConcurrencyLimiter(settings.concurrency_limit),
             self.telemetry,
         )
-        self.deliverer = Deliverer(self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint)
+        self.deliverer = Deliverer(
+            self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint, self.telemetry
+        )
         self.workers = AsyncWorkers(
             self.store,
             self.executor,
@@ -114,6 +120,7 @@ class Server:
             self.deliverer,
             settings.async_concurrency,
             settings.async_retry_scale,
+            self.telemetry,
         )
         self.provisioned = ProvisionedConcurrency(self.store, self.executor, self.invoker, self.pool)
         self.functions.on_change(self.catalog.invalidate)
@@ -133,6 +140,7 @@ class Server:
                 provisioned=self.provisioned,
                 invoker=self.invoker,
                 logs=self.logs,
+                prometheus=self.prometheus,
             )
         )
         self._tasks: set[asyncio.Task[None]] = set()

@@ -17,6 +17,7 @@ from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
 from firebox.dataplane.provisioned import ProvisionedConcurrency
 from firebox.observability.logs import LogWriter
+from firebox.observability.prometheus import PrometheusExporter
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Services:
     provisioned: ProvisionedConcurrency
     invoker: Invoker
     logs: LogWriter
+    prometheus: PrometheusExporter
 
 
 def services_of(request: Request) -> Services:

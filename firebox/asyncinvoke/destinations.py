@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from firebox.models.asynchronous import Delivery
+from firebox.observability.telemetry import Telemetry
 from firebox.store.base import AsyncStore
 
 log = logging.getLogger("firebox.asyncinvoke")
@@ -45,7 +46,15 @@ def is_sqs(destination: str) -> bool:
 
 
 class Deliverer:
-    def __init__(self, store: AsyncStore, executor: Executor, retry_scale: float, sqs_endpoint: str | None) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        executor: Executor,
+        retry_scale: float,
+        sqs_endpoint: str | None,
+        telemetry: Telemetry,
+    ) -> None:
+        self._telemetry = telemetry
         self._store = store
         self._executor = executor
         self.retry_scale = retry_scale
@@ -80,6 +89,9 @@ class Deliverer:
             await self._run(self._store.finish_delivery, delivery.id)
             return
         self.failures += 1
+        if delivery.source_function is not None:
+            metric = "DeadLetterErrors" if delivery.dead_letter else "DestinationDeliveryFailures"
+            self._telemetry.count(metric, delivery.source_function, 1, time.time())
         attempts = delivery.attempts + 1
         delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempts - 1)) * self.retry_scale
         log.warning(
@@ -110,8 +122,16 @@ class Deliverer:
                 else {"DataType": "String", "StringValue": value}
                 for key, value in delivery.attributes.items()
             }
+            extra: dict[str, Any] = {}
+            if delivery.trace_id:
+                extra["MessageSystemAttributes"] = {
+                    "AWSTraceHeader": {"DataType": "String", "StringValue": delivery.trace_id}
+                }
             client.send_message(
-                QueueUrl=url, MessageBody=delivery.body.decode("utf-8", "replace"), MessageAttributes=attributes
+                QueueUrl=url,
+                MessageBody=delivery.body.decode("utf-8", "replace"),
+                MessageAttributes=attributes,
+                **extra,
             )
         except (BotoCoreError, ClientError) as exc:
             return str(exc)
@@ -120,9 +140,10 @@ class Deliverer:
 
 def _post(delivery: Delivery) -> str | None:
     """POST the record; None on a 2xx answer, else what went wrong."""
-    request = urllib.request.Request(
-        delivery.destination, data=delivery.body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if delivery.trace_id:
+        headers["X-Amzn-Trace-Id"] = delivery.trace_id
+    request = urllib.request.Request(delivery.destination, data=delivery.body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             response.read()

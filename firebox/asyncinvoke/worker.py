@@ -37,6 +37,8 @@ from firebox.models.arn import parse_function_id
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import LATEST
 from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
+from firebox.observability.telemetry import Telemetry
+from firebox.observability.tracing import continue_trace
 from firebox.store.base import AsyncStore
 
 log = logging.getLogger("firebox.asyncinvoke")
@@ -56,7 +58,9 @@ class AsyncWorkers:
         deliverer: Deliverer,
         concurrency: int,
         retry_scale: float,
+        telemetry: Telemetry,
     ) -> None:
+        self._telemetry = telemetry
         self._deliverer = deliverer
         self._store = store
         self._executor = executor
@@ -114,6 +118,7 @@ class AsyncWorkers:
             function = await self._invoker.prepare(event.function_name, event.qualifier)
         except ResourceNotFoundException:
             log.warning("dropping async event %s: %s no longer exists", event.request_id, event.invoked_arn)
+            self._telemetry.count("AsyncEventsDropped", event.function_name, 1, now)
             await self._run(self._store.finish_event, event.id)
             return
         except ResourceConflictException:  # not invocable yet (Pending): like a throttle
@@ -133,7 +138,9 @@ class AsyncWorkers:
             payload=event.payload,
             request_id=event.request_id,
             invocation_type=InvocationType.EVENT,
+            trace_id=continue_trace(event.trace_id),
         )
+        self._telemetry.count("AsyncEventAge", event.function_name, (now - event.enqueued_at) * 1000, now)
         try:
             result = await self._invoker.run(function, request)
         except TooManyRequestsException:
@@ -148,7 +155,7 @@ class AsyncWorkers:
             return
         attempts = event.attempts + 1
         if result.outcome is Outcome.SUCCESS:
-            await self._deliver(config.on_success, self._record(event, "Success", attempts, result))
+            await self._deliver(config.on_success, self._record(event, "Success", attempts, result), event, result)
             await self._run(self._store.finish_event, event.id)
             return
         if attempts > config.retries:
@@ -177,7 +184,8 @@ class AsyncWorkers:
         """The failure path: the OnFailure destination and the dead-letter queue, whichever are configured."""
         assert event.id is not None
         log.info("async event %s of %s failed: %s", event.request_id, event.invoked_arn, condition)
-        await self._deliver(config.on_failure, self._record(event, condition, attempts, result))
+        self._telemetry.count("AsyncEventsDropped", event.function_name, 1, time.time())
+        await self._deliver(config.on_failure, self._record(event, condition, attempts, result), event, result)
         if dead_letter:
             error = _json_or_none(result.payload) if result is not None else None
             message = error.get("errorMessage", "") if isinstance(error, dict) else condition
@@ -186,9 +194,15 @@ class AsyncWorkers:
                 "ErrorCode": "#429" if condition == "ZeroReservedConcurrency" else "#200",
                 "ErrorMessage": str(message)[:1024] or condition,
             }
-            await self._run(
-                self._store.add_delivery, Delivery(dead_letter, event.payload, time.time(), 0, None, attributes)
+            delivery = Delivery(
+                dead_letter,
+                event.payload,
+                time.time(),
+                attributes=attributes,
+                source_function=event.function_name,
+                trace_id=_trace_of(event, result),
             )
+            await self._run(self._store.add_delivery, delivery)
             self._deliverer.wake()
         await self._run(self._store.finish_event, event.id)
 
@@ -215,17 +229,27 @@ class AsyncWorkers:
             record["responsePayload"] = _json_or_none(result.payload)
         return record
 
-    async def _deliver(self, destination: str | None, record: dict[str, Any]) -> None:
+    async def _deliver(
+        self, destination: str | None, record: dict[str, Any], event: AsyncEvent, result: InvocationResult | None
+    ) -> None:
         if destination is None:
             return
+        trace_id = _trace_of(event, result)
         if is_webhook(destination) or is_sqs(destination):
-            delivery = Delivery(destination, json.dumps(record).encode(), time.time())
+            delivery = Delivery(
+                destination,
+                json.dumps(record).encode(),
+                time.time(),
+                source_function=event.function_name,
+                trace_id=trace_id,
+            )
             await self._run(self._store.add_delivery, delivery)
             self._deliverer.wake()
             return
         target = parse_function_id(destination)
         if target is None:
             log.error("destination %s cannot be delivered to; the record is dropped", destination)
+            self._telemetry.count("DestinationDeliveryFailures", event.function_name, 1, time.time())
             return
         now = time.time()
         await self._queue.enqueue(
@@ -237,8 +261,14 @@ class AsyncWorkers:
                 payload=json.dumps(record).encode(),
                 enqueued_at=now,
                 not_before=now,
+                trace_id=trace_id,
             )
         )
+
+
+def _trace_of(event: AsyncEvent, result: InvocationResult | None) -> str | None:
+    """The trace a destination continues: the last attempt's segment, else the event's own trace."""
+    return result.trace_id if result is not None and result.trace_id else event.trace_id
 
 
 def _json_or_none(payload: bytes) -> Any:

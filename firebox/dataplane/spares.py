@@ -45,6 +45,10 @@ class SparePool:
         self._filling: dict[str, asyncio.Task[None]] = {}
         self._closed = False
 
+    def counts(self) -> dict[str, int]:
+        """Spares ready now, by runtime."""
+        return {runtime: len(spares) for runtime, spares in self._spares.items()}
+
     def take(self, runtime: str) -> Spare | None:
         """A spare for `runtime`, or None; either way the pool starts filling up again."""
         spares = self._spares.setdefault(runtime, [])

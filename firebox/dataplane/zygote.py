@@ -41,6 +41,8 @@ class Zygote:
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
+        self.forks = 0
+        """Environments this zygote has forked since the server started."""
 
     @property
     def alive(self) -> bool:
@@ -96,6 +98,7 @@ class Zygote:
         except OSError as exc:
             self._spawning.pop(document["env_id"], None)
             raise ZygoteError(f"the {self.runtime} zygote is gone: {exc}") from None
+        self.forks += 1
         return await asyncio.wait_for(future, START_TIMEOUT)
 
     async def _send(self, data: bytes, fds: list[int]) -> None:

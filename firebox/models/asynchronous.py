@@ -21,6 +21,8 @@ class AsyncEvent:
     attempts: int = 0
     id: int | None = None
     """Assigned by the store."""
+    trace_id: str | None = None
+    """The X-Ray trace the event belongs to (from the caller, or started when it was accepted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,16 @@ class Delivery:
     attempts: int = 0
     id: int | None = None
     attributes: dict[str, str] = field(default_factory=dict)
-    """SQS message attributes; numbers are strings starting with "#" (ErrorCode)."""
+    """SQS message attributes; numbers are strings starting with "#" (ErrorCode). Only dead-letter messages have
+    them."""
+    source_function: str | None = None
+    """The function whose outcome this is."""
+    trace_id: str | None = None
+    """Sent along: `X-Amzn-Trace-Id` to webhooks, the `AWSTraceHeader` system attribute to SQS."""
+
+    @property
+    def dead_letter(self) -> bool:
+        return bool(self.attributes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ from typing import Any
 
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 
-_EVENT_COLUMNS = "request_id, function_name, qualifier, invoked_arn, payload, enqueued_at, not_before, attempts, id"
+_EVENT_COLUMNS = (
+    "request_id, function_name, qualifier, invoked_arn, payload, enqueued_at, not_before, attempts, id, trace_id"
+)
 
 
 class AsyncQueueAndConfigs:
@@ -22,7 +24,7 @@ class AsyncQueueAndConfigs:
         with self._write() as conn:
             conn.executemany(
                 "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_at,"
-                " not_before, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " not_before, attempts, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.request_id,
@@ -33,6 +35,7 @@ class AsyncQueueAndConfigs:
                         e.enqueued_at,
                         e.not_before,
                         e.attempts,
+                        e.trace_id,
                     )
                     for e in events
                 ],
@@ -80,18 +83,31 @@ class AsyncQueueAndConfigs:
         )
         return {"queued": queued, "in_flight": in_flight}
 
+    def async_totals(self) -> dict[str, int]:
+        """Across all functions: events queued, events in flight, deliveries waiting."""
+        conn = self._conn()
+        queued, in_flight = conn.execute(
+            "SELECT count(*) FILTER (WHERE lease_until IS NULL), count(*) FILTER (WHERE lease_until IS NOT NULL)"
+            " FROM async_events"
+        ).fetchone()
+        (deliveries,) = conn.execute("SELECT count(*) FROM deliveries").fetchone()
+        return {"queued": queued, "in_flight": in_flight, "deliveries": deliveries}
+
     # deliveries to destinations that can fail
 
     def add_delivery(self, delivery: Delivery) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO deliveries (destination, body, attributes, attempts, not_before) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO deliveries (destination, body, attributes, attempts, not_before, source_function,"
+                " trace_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     delivery.destination,
                     delivery.body,
                     json.dumps(delivery.attributes),
                     delivery.attempts,
                     delivery.not_before,
+                    delivery.source_function,
+                    delivery.trace_id,
                 ),
             )
 
@@ -100,10 +116,22 @@ class AsyncQueueAndConfigs:
             rows = conn.execute(
                 "UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT id FROM deliveries"
                 " WHERE lease_until IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?)"
-                " RETURNING destination, body, not_before, attempts, id, attributes",
+                " RETURNING destination, body, not_before, attempts, id, attributes, source_function, trace_id",
                 (lease_until, now, limit),
             ).fetchall()
-        return [Delivery(row[0], row[1], row[2], row[3], row[4], json.loads(row[5])) for row in rows]
+        return [
+            Delivery(
+                destination=row[0],
+                body=row[1],
+                not_before=row[2],
+                attempts=row[3],
+                id=row[4],
+                attributes=json.loads(row[5]),
+                source_function=row[6],
+                trace_id=row[7],
+            )
+            for row in rows
+        ]
 
     def finish_delivery(self, delivery_id: int) -> None:
         with self._write() as conn:

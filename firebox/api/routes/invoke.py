@@ -31,7 +31,7 @@ from firebox.errors import (
 from firebox.models.asynchronous import AsyncEvent
 from firebox.models.function import LATEST
 from firebox.models.invocation import InvocationType, InvokeRequest
-from firebox.observability.tracing import continue_trace
+from firebox.observability.tracing import continue_trace, new_trace_id
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 LOG_TAIL_BYTES = 4096
@@ -67,6 +67,7 @@ class InvokeEndpoint:
         self, scope: Scope, receive: Receive, function: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = dict(scope["headers"])
+        trace_id = continue_trace(headers.get(b"x-amzn-trace-id", b"").decode("latin-1"))
         invocation_type = _invocation_type(headers)
         tail = _log_tail(headers)
         client_context = _client_context(headers)
@@ -88,8 +89,10 @@ class InvokeEndpoint:
                     payload=payload,
                     enqueued_at=now,
                     not_before=now,
+                    trace_id=trace_id or new_trace_id(),
                 )
             )  # committed: only now is the event acknowledged
+            self.services.invoker.telemetry.count("AsyncEventsReceived", fid.name, 1, now)
             return 202, [], b""
         payload = await _payload(receive, invocation_type, SYNC_PAYLOAD_LIMIT)
         result = await self.services.invoker.run(
@@ -101,7 +104,7 @@ class InvokeEndpoint:
                 request_id=scope["state"]["request_id"],
                 invocation_type=invocation_type,
                 client_context=client_context,
-                trace_id=continue_trace(headers.get(b"x-amzn-trace-id", b"").decode("latin-1")),
+                trace_id=trace_id,
             ),
         )
         response_headers = [(b"x-amz-executed-version", result.executed_version.encode())]

@@ -1,0 +1,33 @@
+"""`GET /metrics`: Prometheus exposition of the server's own figures (see `firebox.observability.prometheus`)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from firebox.api.services import services_of
+from firebox.observability.prometheus import CONTENT_TYPE, PoolSnapshot
+
+
+async def metrics(request: Request) -> Response:
+    services = services_of(request)
+    invoker = services.invoker
+    totals = await services.functions.run(services.functions.store.async_totals)
+    pool = invoker.pool.statistics()
+    limiter = invoker.limiter.statistics()
+    snapshot = PoolSnapshot(
+        environments={state: count for state, count in pool.items() if state not in ("environments", "idle")},
+        idle_environments=pool["idle"],
+        concurrent_executions=limiter["concurrent_executions"],
+        unreserved_concurrent_executions=limiter["unreserved_running"],
+        zygote_forks={runtime: zygote.forks for runtime, zygote in invoker.zygotes.items()},
+        spare_runtimes=invoker.spares.counts(),
+        async_queued=totals["queued"],
+        async_in_flight=totals["in_flight"],
+        deliveries_pending=totals["deliveries"],
+    )
+    return Response(services.prometheus.render(snapshot), media_type=CONTENT_TYPE)
+
+
+routes = [Route("/metrics", metrics, methods=["GET"])]
