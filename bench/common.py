@@ -47,11 +47,11 @@ def start_bare_server() -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def start_firebox(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_firebox(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBOX_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "firebox", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "firebox", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

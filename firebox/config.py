@@ -67,7 +67,37 @@ class Settings:
     """Where SQS destinations and dead-letter queues are reached (empty: AWS's own endpoint for the region)."""
     async_retry_scale: float = 1.0
     """Multiplies the delays between async retries (60 s, 120 s) and backoffs; tests shorten them."""
+    log_max_bytes: int = 1_073_741_824
+    """Ceiling on the function log text kept in the store; past it the oldest log blocks are deleted first."""
+    log_retention_interval: float = 60.0
+    """Seconds between sweeps that apply log groups' retention and `log_max_bytes`; tests shorten it."""
+    otlp_endpoint: str = ""
+    """An OpenTelemetry collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`): invocation spans are exported
+    there as JSON to `/v1/traces`. Empty: no export."""
+    telemetry: bool = True
+    """Record logs, metrics, billing and traces of invocations. Turned off only to measure what they cost
+    (bench/observability.py): nothing is written then, not even the log lines."""
     log_level: str = "info"
+    billing_quantum_ms: int = 1
+    """Billed duration is rounded up to a multiple of this (1 ms as AWS today; 100 for the legacy rule)."""
+    bill_init: bool = False
+    """Bill an on-demand cold start's Init Duration too (AWS's rule since 2025-08); the spec's default is not to."""
+    price_request: float = 0.0000002
+    """USD per request."""
+    price_gb_second: float = 0.0000166667
+    """USD per GB-second of billed duration (GB = memory MB / 1024)."""
+    price_provisioned_gb_second: float = 0.0000041667
+    """USD per GB-second of provisioned concurrency configured, used or not."""
+    price_ephemeral_gb_second: float = 0.0000000309
+    """USD per GB-second of ephemeral storage above the free 512 MB."""
+    free_tier_requests: int = 1_000_000
+    """Requests free per account and month (applied in the cost report's free-tier totals)."""
+    free_tier_gb_seconds: float = 400_000.0
+    """Duration GB-seconds free per account and month."""
+    billing_flush_interval: float = 1.0
+    """Seconds between writes of the billing ledger's pending sums to the store."""
+    billing_provisioned_interval: float = 5.0
+    """Seconds between accruals of provisioned-concurrency GB-seconds; tests shorten it."""
 
     @property
     def database_path(self) -> Path:
@@ -162,5 +192,26 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"sandbox must be auto, linux or process, not {settings.sandbox!r}")
     if settings.environment_idle_ttl <= 0 or settings.shutdown_grace < 0:
         raise ConfigError("environment_idle_ttl must be positive and shutdown_grace not negative")
+    if settings.log_max_bytes < 1 or settings.log_retention_interval <= 0:
+        raise ConfigError("log_max_bytes and log_retention_interval must be positive")
     if settings.max_archive_entries < 1 or settings.control_threads < 1:
         raise ConfigError("max_archive_entries and control_threads must be positive")
+    _check_billing(settings)
+
+
+def _check_billing(settings: Settings) -> None:
+    if not 1 <= settings.billing_quantum_ms <= 60_000:
+        raise ConfigError(f"billing_quantum_ms must be between 1 and 60000, not {settings.billing_quantum_ms}")
+    prices = {
+        "price_request": settings.price_request,
+        "price_gb_second": settings.price_gb_second,
+        "price_provisioned_gb_second": settings.price_provisioned_gb_second,
+        "price_ephemeral_gb_second": settings.price_ephemeral_gb_second,
+        "free_tier_requests": settings.free_tier_requests,
+        "free_tier_gb_seconds": settings.free_tier_gb_seconds,
+    }
+    for name, value in prices.items():
+        if not 0 <= value < float("inf"):
+            raise ConfigError(f"{name} must be a finite number, zero or more, not {value}")
+    if not (0 < settings.billing_flush_interval <= 3600 and 0 < settings.billing_provisioned_interval <= 3600):
+        raise ConfigError("billing_flush_interval and billing_provisioned_interval must be between 0 and 3600 s")

@@ -47,7 +47,13 @@ from firebox.dataplane.provisioned import ProvisionedConcurrency
 from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
+from firebox.models.function import FunctionConfig
+from firebox.observability.billing import PriceTable
+from firebox.observability.emf import EmfExtractor
+from firebox.observability.ledger import Ledger
 from firebox.observability.logs import LogWriter
+from firebox.observability.metrics import MetricsRecorder
+from firebox.observability.otlp import SpanExporter
 from firebox.observability.prometheus import PrometheusExporter
 from firebox.observability.telemetry import Telemetry
 from firebox.store.code_files import CodeFiles
@@ -89,24 +95,44 @@ class Server:
         self.zygotes = {name: Zygote(name, path, runtime_lib) for name, path in self.runtimes.items()}
         self.catalog = FunctionCatalog(self.store, self.executor)
         self.pool = EnvironmentPool(settings.environment_idle_ttl, settings.shutdown_grace)
-        self.logs = LogWriter(self.store, self.executor)
-        self.telemetry = Telemetry()
+        self.logs = LogWriter(self.store, self.executor, settings.log_max_bytes, settings.log_retention_interval)
+        self.telemetry = Telemetry(settings.telemetry)
+        self.ledger = Ledger(
+            self.store,
+            self.executor,
+            PriceTable.from_settings(settings),
+            settings.billing_flush_interval,
+            settings.billing_provisioned_interval,
+        )
+        self.telemetry.on_invocation(self.ledger.record)
         self.prometheus = PrometheusExporter()
         self.telemetry.on_invocation(self.prometheus.invocation)
         self.telemetry.on_throttle(self.prometheus.throttle)
+        self.spans = (
+            SpanExporter(settings.otlp_endpoint, self.executor, settings.region) if settings.otlp_endpoint else None
+        )
+        if self.spans is not None:
+            self.telemetry.on_invocation(self.spans.invocation)
         self.spares = SparePool(self.sandbox, self.zygotes)
         self.queue = AsyncQueue(self.store, self.executor)
+        self.limiter = ConcurrencyLimiter(settings.concurrency_limit)
         self.invoker = Invoker(
-            DataPlaneSettings(settings.region, settings.account_id, self.endpoint_url),
+            DataPlaneSettings(
+                settings.region,
+                settings.account_id,
+                self.endpoint_url,
+                billing_quantum_ms=settings.billing_quantum_ms,
+                bill_init=settings.bill_init,
+            ),
             self.catalog,
             self.pool,
             self.zygotes,
             self.sandbox,
             self.code_files.unpacked_path,
             self.code_files.layer_set,
-            self.logs.emit,
+            self.logs.emit if settings.telemetry else _discard_log,
             self.spares,
-            ConcurrencyLimiter(settings.concurrency_limit),
+            self.limiter,
             self.telemetry,
         )
         self.deliverer = Deliverer(
@@ -123,6 +149,11 @@ class Server:
             self.telemetry,
         )
         self.provisioned = ProvisionedConcurrency(self.store, self.executor, self.invoker, self.pool)
+        self.metrics = MetricsRecorder(self.store, self.executor, self.limiter, self.provisioned.allocated)
+        self.telemetry.on_invocation(self.metrics.invocation)
+        self.telemetry.on_throttle(self.metrics.throttle)
+        self.telemetry.on_count(self.metrics.count)
+        self.logs.on_flush(EmfExtractor(self.metrics.put_threadsafe))
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(lambda _: self.provisioned.wake())
         self.catalog.on_invalidate(self.pool.retire_function)
@@ -140,6 +171,8 @@ class Server:
                 provisioned=self.provisioned,
                 invoker=self.invoker,
                 logs=self.logs,
+                ledger=self.ledger,
+                metrics=self.metrics,
                 prometheus=self.prometheus,
             )
         )
@@ -165,6 +198,10 @@ class Server:
 
     async def serve(self) -> None:
         self.logs.start()
+        self.ledger.start()
+        self.metrics.start()
+        if self.spans is not None:
+            self.spans.start()
         self.queue.start()
         self._spawn(self.workers.run_forever(), "run async invocations")
         self._spawn(self.deliverer.run_forever(), "deliver to webhooks")
@@ -238,11 +275,19 @@ class Server:
         await self.pool.close()
         await asyncio.gather(*(zygote.stop() for zygote in self.zygotes.values()))
         await self.logs.close()
+        await self.ledger.close()
+        await self.metrics.close()
+        if self.spans is not None:
+            await self.spans.close()
         await self.functions.wait_settled()
         self.executor.shutdown(wait=True)
         self.store.close()
         self._lock_file.close()
         log.info("stopped")
+
+
+def _discard_log(_config: FunctionConfig, _stream: str, _text: str) -> None:
+    """The log sink when telemetry is off (bench/observability.py measures what it costs)."""
 
 
 class _QuietServer(uvicorn.Server):

@@ -25,6 +25,7 @@ from firebox.api import rpc
 from firebox.api.errors import error_response, unexpected_error_response
 from firebox.api.routes import (
     account,
+    billing,
     concurrency,
     event_invoke,
     functions,
@@ -106,6 +107,7 @@ def build_app(services: Services) -> ASGIApp:
             *tags.routes,
             *account.routes,
             *system.routes,
+            *billing.routes,
             *prometheus.routes,
             *rpc.routes,
         ],

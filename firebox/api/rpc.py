@@ -20,6 +20,7 @@ import base64
 import datetime
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,6 +107,18 @@ def _decode(raw: bytes, protocol: str) -> dict[str, Any]:
     return doc
 
 
+def _gunzip(raw: bytes) -> bytes:
+    """A gzip body (botocore compresses large PutMetricData requests), bounded like a plain one."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, RPC_BODY_LIMIT + 1)
+    except zlib.error as exc:
+        raise InvalidParameterException(f"The request body could not be decompressed: {exc}") from None
+    if len(body) > RPC_BODY_LIMIT or inflater.unconsumed_tail:
+        raise InvalidParameterException(f"The decompressed request body is larger than {RPC_BODY_LIMIT} bytes")
+    return body
+
+
 def is_rpc(request: Request) -> bool:
     return "x-amz-target" in request.headers
 
@@ -114,7 +127,10 @@ async def _call(request: Request, service: str, operation: str, protocol: str) -
     services = services_of(request)
     try:
         handler = find(service, operation)
-        params = _decode(await read_body(request, operation, RPC_BODY_LIMIT), protocol)
+        raw = await read_body(request, operation, RPC_BODY_LIMIT)
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            raw = _gunzip(raw)
+        params = _decode(raw, protocol)
         result = await handler(services, params)
     except FireboxError as error:
         return rpc_error_response(error, protocol, request.headers.get("x-amzn-query-mode") == "true")

@@ -16,7 +16,9 @@ from firebox.control.provisioned import ProvisionedConfigService
 from firebox.control.versions import VersionService
 from firebox.dataplane.invoker import Invoker
 from firebox.dataplane.provisioned import ProvisionedConcurrency
+from firebox.observability.ledger import Ledger
 from firebox.observability.logs import LogWriter
+from firebox.observability.metrics import MetricsRecorder
 from firebox.observability.prometheus import PrometheusExporter
 
 
@@ -34,6 +36,8 @@ class Services:
     provisioned: ProvisionedConcurrency
     invoker: Invoker
     logs: LogWriter
+    ledger: Ledger
+    metrics: MetricsRecorder
     prometheus: PrometheusExporter
 
 

@@ -139,6 +139,7 @@ class AsyncWorkers:
             request_id=event.request_id,
             invocation_type=InvocationType.EVENT,
             trace_id=continue_trace(event.trace_id),
+            enqueued_at=event.enqueued_at,
         )
         self._telemetry.count("AsyncEventAge", event.function_name, (now - event.enqueued_at) * 1000, now)
         try:

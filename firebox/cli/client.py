@@ -82,6 +82,57 @@ def print_queue(endpoint_url: str, name: str) -> None:
     print(f"{doc['FunctionName']}: {doc['Queued']} queued, {doc['InFlight']} in flight")
 
 
+def print_cost(endpoint_url: str, month: str | None, function: str | None) -> None:
+    """A month's usage and cost per function and version, and the account's totals (Firebox's own endpoint)."""
+    query = urllib.parse.urlencode({k: v for k, v in (("month", month), ("function", function)) if v})
+    url = f"{endpoint_url.rstrip('/')}/firebox/cost" + (f"?{query}" if query else "")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            doc = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}")
+        raise CommandError(
+            f"{exc.headers.get('x-amzn-ErrorType')}: {error.get('Message') or error.get('message')}"
+        ) from None
+    except OSError as exc:
+        raise CommandError(f"Could not connect to the endpoint URL: {url} ({exc})") from None
+    header = ("FUNCTION", "VERSION", "REQUESTS", "BILLED MS", "GB-S", "PROVISIONED GB-S", "EPHEMERAL GB-S", "COST")
+    rows = [
+        (
+            f["FunctionName"],
+            f["Version"],
+            str(f["Requests"]),
+            str(f["BilledDurationMs"]),
+            f"{f['GBSeconds']:.6f}",
+            f"{f['ProvisionedGBSeconds']:.6f}",
+            f"{f['EphemeralGBSeconds']:.6f}",
+            _usd(f["Cost"]["Total"]),
+        )
+        for f in doc["Functions"]
+    ]
+    print(f"usage in {doc['Month']} (UTC)")
+    if rows:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    else:
+        print("no usage" + (f" by {function}" if function else ""))
+    account, cost = doc["Account"], doc["Account"]["Cost"]
+    print(
+        f"account total: {account['Requests']} requests, {account['GBSeconds']:.6f} GB-s, "
+        f"{account['ProvisionedGBSeconds']:.6f} provisioned GB-s, {account['EphemeralGBSeconds']:.6f} ephemeral GB-s"
+    )
+    print(
+        f"  cost {_usd(cost['Total'])} (requests {_usd(cost['Requests'])}, duration {_usd(cost['Duration'])}, "
+        f"provisioned {_usd(cost['ProvisionedConcurrency'])}, ephemeral storage {_usd(cost['EphemeralStorage'])})"
+    )
+    print(f"  with the free tier: {_usd(account['CostWithFreeTier']['Total'])}")
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount == 0 or amount >= 0.01 else f"${amount:.8f}"
+
+
 def delete_function(lam: Any, name: str) -> None:
     with _api_errors():
         lam.delete_function(FunctionName=name)

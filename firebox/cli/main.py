@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--qualifier")
     invoke.add_argument("--async", dest="asynchronous", action="store_true", help="queue it (InvocationType Event)")
 
+    cost = client_command("cost", "show a month's usage and cost per function and version")
+    cost.add_argument("--month", help="UTC month, YYYY-MM (default: the current month)")
+    cost.add_argument("--function", help="only this function's versions (the totals stay the account's)")
+
+    logs = client_command("logs", "print a function's log events (CloudWatch Logs' FilterLogEvents)")
+    logs.add_argument("name")
+    logs.add_argument("--since", help="how far back to start: 30s, 10m, 2h, 1d (default 10m)")
+    logs.add_argument("--filter", help="a CloudWatch Logs filter pattern, such as '\"ERROR\" -DEBUG'")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
+
     deploy = client_command("deploy", "create or update a function from a directory or zip file")
     deploy.add_argument("source", metavar="DIR_OR_ZIP")
     deploy.add_argument("--name", required=True)
@@ -72,6 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "logs":
+        from firebox.cli import logs
+
+        try:
+            return logs.run(args.endpoint_url, args.name, args.since, args.filter, args.follow)
+        except logs.LogsCommandError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     from firebox.cli import client
 
     try:
@@ -111,6 +129,8 @@ def _client_command(args: argparse.Namespace, client: Any) -> int:
         client.delete_function(lam, args.name)
     elif args.command == "functions" and args.action == "queue":
         client.print_queue(args.endpoint_url, args.name)
+    elif args.command == "cost":
+        client.print_cost(args.endpoint_url, args.month, args.function)
     elif args.command == "deploy":
         client.deploy(lam, args)
     elif args.command == "invoke":

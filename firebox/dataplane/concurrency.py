@@ -21,6 +21,10 @@ class ConcurrencyLimiter:
         self.account_limit = account_limit
         self._running: defaultdict[str, int] = defaultdict(int)
         self._unreserved_running = 0
+        self._total = 0
+        self._peaks: dict[str, int] = {}
+        self._account_peak = 0
+        self._unreserved_peak = 0
 
     def admit(self, function: str, reserved: int | None, total_reserved: int) -> bool:
         """Count one more running invocation of `function`, or raise TooManyRequestsException. Returns whether it
@@ -29,19 +33,41 @@ class ConcurrencyLimiter:
             if self._running[function] >= reserved:
                 raise TooManyRequestsException("Rate Exceeded.", Reason=RESERVED)
             self._running[function] += 1
+            self._peak(function)
             return False
         if self._unreserved_running >= self.account_limit - total_reserved:
             raise TooManyRequestsException("Rate Exceeded.", Reason=UNRESERVED)
         self._unreserved_running += 1
+        if self._unreserved_running > self._unreserved_peak:
+            self._unreserved_peak = self._unreserved_running
         self._running[function] += 1
+        self._peak(function)
         return True
 
+    def _peak(self, function: str) -> None:
+        """High-water marks for the ConcurrentExecutions metrics (read and reset by `take_peaks`)."""
+        self._total += 1
+        if self._total > self._account_peak:
+            self._account_peak = self._total
+        running = self._running[function]
+        if running > self._peaks.get(function, 0):
+            self._peaks[function] = running
+
     def release(self, function: str, unreserved: bool) -> None:
+        self._total -= 1
         self._running[function] -= 1
         if not self._running[function]:
             del self._running[function]
         if unreserved:
             self._unreserved_running -= 1
+
+    def take_peaks(self) -> tuple[int, int, dict[str, int]]:
+        """The most invocations running at once since the last call: (account, unreserved pool, per function);
+        the marks restart from what is running now."""
+        peaks = (self._account_peak, self._unreserved_peak, self._peaks)
+        self._account_peak, self._unreserved_peak = self._total, self._unreserved_running
+        self._peaks = {function: running for function, running in self._running.items() if running}
+        return peaks
 
     def statistics(self) -> dict[str, int]:
         return {"concurrent_executions": sum(self._running.values()), "unreserved_running": self._unreserved_running}

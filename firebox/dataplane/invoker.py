@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import signal
@@ -35,6 +34,7 @@ from firebox.models.arn import function_arn
 from firebox.models.function import LATEST, FunctionConfig, State
 from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
 from firebox.models.telemetry import InvocationRecord
+from firebox.observability.billing import billed_duration_ms
 from firebox.observability.telemetry import Telemetry
 from firebox.observability.tracing import new_trace_id, xray_line
 
@@ -61,6 +61,10 @@ class DataPlaneSettings:
     account_id: str
     endpoint_url: str
     """How code inside an environment reaches this server (AWS_ENDPOINT_URL_LAMBDA)."""
+    billing_quantum_ms: int = 1
+    """Billed Duration is rounded up to a multiple of this."""
+    bill_init: bool = False
+    """An on-demand cold start bills its Init Duration too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +169,7 @@ class Invoker:
     ) -> InvocationResult:
         request_id = request.request_id
         trace_id = request.trace_id or new_trace_id()
+        queue_wait_ms = None if request.enqueued_at is None else (time.time() - request.enqueued_at) * 1000
         started = time.perf_counter()
         prelude = ""
         init_duration: float | None = None
@@ -194,6 +199,8 @@ class Invoker:
             failure = self._timed_out(config, request_id)
         duration_ms = (time.perf_counter() - (invoke_started if init_duration is not None else started)) * 1000
         output = env.take_output()
+        if output and not output.endswith("\n"):  # a last line without its newline is still a line of its own
+            output += "\n"
         memory = env.peak_memory_mb()
         if answer is not None and answer.kind == "result" and len(answer.payload) > MAX_RESPONSE_BYTES:
             failure = _Failure(
@@ -213,7 +220,14 @@ class Invoker:
             assert answer is not None
             outcome = Outcome.SUCCESS if answer.kind == "result" else Outcome.FUNCTION_ERROR
             payload = answer.payload
-        billed = max(1, math.ceil(duration_ms))
+        billed = billed_duration_ms(
+            duration_ms,
+            config.timeout * 1000,
+            quantum_ms=self.settings.billing_quantum_ms,
+            init_duration_ms=init_duration,
+            provisioned=env.provisioned,
+            bill_init=self.settings.bill_init,
+        )
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
             f"Memory Size: {config.memory_size} MB\tMax Memory Used: {memory} MB\t"
@@ -245,6 +259,10 @@ class Invoker:
                 provisioned=env.provisioned,
                 asynchronous=request.invocation_type is InvocationType.EVENT,
                 trace_id=trace_id,
+                cpu_time_ms=answer.cpu_ms if answer is not None else None,
+                tmp_bytes=env.tmp_bytes(),
+                request_id=request_id,
+                queue_wait_ms=queue_wait_ms,
             )
         )
         return InvocationResult(
@@ -352,6 +370,7 @@ class Invoker:
                 "AWS_ENDPOINT_URL_LAMBDA": self.settings.endpoint_url,
                 "AWS_ENDPOINT_URL_CLOUDWATCH": self.settings.endpoint_url,
                 "AWS_ENDPOINT_URL_LOGS": self.settings.endpoint_url,
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.settings.endpoint_url,  # what botocore reads for logs
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_RUNTIME_DIR": "/var/runtime",
                 "TZ": ":UTC",

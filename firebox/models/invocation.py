@@ -36,6 +36,8 @@ class InvokeRequest:
     client_context: dict[str, Any] | None = None
     trace_id: str | None = None
     """The X-Ray trace header the caller sent (`Root=1-...;Parent=...;Sampled=...`), or None to start a trace."""
+    enqueued_at: float | None = None
+    """Epoch seconds when an Event invocation was accepted into the queue."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,10 @@ class InvocationRecord:
     cpu_time_ms: float | None = None
     """CPU time the environment's processes used during the invocation (from the sandbox's cgroup)."""
     tmp_bytes: int | None = None
-    """Bytes in use in the environment's /tmp after the invocation."""
+    """Bytes in use in the environment's /tmp (sampled at most once a second per environment)."""
+    request_id: str = ""
+    queue_wait_ms: float | None = None
+    """For an Event invocation: how long it waited in the durable queue (retry delays included)."""
 
     @property
     def error(self) -> bool:

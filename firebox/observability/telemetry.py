@@ -19,19 +19,26 @@ CountSink = Callable[[str, str, float, float], None]
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    """`enabled=False` (the `telemetry = false` setting, for measuring what observability costs) ignores every
+    subscription, so nothing is recorded."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self._invocation_sinks: list[InvocationSink] = []
         self._throttle_sinks: list[ThrottleSink] = []
         self._count_sinks: list[CountSink] = []
 
     def on_invocation(self, sink: InvocationSink) -> None:
-        self._invocation_sinks.append(sink)
+        if self.enabled:
+            self._invocation_sinks.append(sink)
 
     def on_throttle(self, sink: ThrottleSink) -> None:
-        self._throttle_sinks.append(sink)
+        if self.enabled:
+            self._throttle_sinks.append(sink)
 
     def on_count(self, sink: CountSink) -> None:
-        self._count_sinks.append(sink)
+        if self.enabled:
+            self._count_sinks.append(sink)
 
     def invocation(self, record: InvocationRecord) -> None:
         for sink in self._invocation_sinks:

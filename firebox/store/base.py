@@ -6,12 +6,12 @@ Every method is blocking and thread-safe; the control plane calls them from its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
-from firebox.models.logs import LogEvent
+from firebox.models.logs import EventRange, LogEvent, LogGroup, LogStream, Position, StoredEvent
 
 
 class FunctionStore(Protocol):
@@ -198,6 +198,40 @@ class LogStore(Protocol):
 
     def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
         """The last `limit` events of a group (or of one stream), oldest first."""
+        ...
+
+    def put_log_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> str:
+        """Store (timestamp, message) events whole; 'ok', 'no group' or 'no stream'."""
+        ...
+
+    def create_log_group(self, name: str) -> bool: ...
+
+    def log_group(self, name: str) -> LogGroup | None: ...
+
+    def log_groups(self, prefix: str, after: str | None, limit: int) -> list[LogGroup]: ...
+
+    def set_log_retention(self, name: str, days: int | None) -> bool: ...
+
+    def delete_log_group(self, name: str) -> bool: ...
+
+    def create_log_stream(self, group: str, name: str) -> str: ...
+
+    def log_streams(
+        self, group: str, prefix: str, by_last_event: bool, descending: bool, offset: int, limit: int
+    ) -> list[LogStream]: ...
+
+    def log_stream_exists(self, group: str, name: str) -> bool: ...
+
+    def read_forward(self, where: EventRange, after: Position | None, limit: int) -> list[StoredEvent]: ...
+
+    def read_backward(self, where: EventRange, before: Position | None, limit: int) -> list[StoredEvent]: ...
+
+    def filter_events(
+        self, where: EventRange, after: Position | None, matches: Callable[[str], bool], limit: int, scan_blocks: int
+    ) -> tuple[list[StoredEvent], Position | None]: ...
+
+    def sweep_logs(self, max_bytes: int) -> int:
+        """Apply groups' retention and the `max_bytes` bound; returns the blocks deleted."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -22,7 +22,6 @@ from firebox.models.function import (
     Function,
     FunctionConfig,
 )
-from firebox.models.logs import LogEvent
 from firebox.store.codec import decode_config, encode_config
 from firebox.store.sqlite_async import AsyncQueueAndConfigs
 from firebox.store.sqlite_billing import MeteringLedger
@@ -255,29 +254,6 @@ class SQLiteStore(
     def delete_code_archive(self, sha256: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM code_archives WHERE sha256 = ?", (sha256,))
-
-    # logs
-
-    def append_log_events(self, events: Sequence[LogEvent]) -> None:
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO log_blocks (log_group, log_stream, timestamp, text) VALUES (?, ?, ?, ?)",
-                [(e.log_group, e.log_stream, e.timestamp, e.message) for e in events],
-            )
-
-    def log_events(self, log_group: str, log_stream: str | None, limit: int) -> list[LogEvent]:
-        query = "SELECT log_group, log_stream, timestamp, text FROM log_blocks WHERE log_group = ?"
-        params: tuple[object, ...] = (log_group,)
-        if log_stream is not None:
-            query += " AND log_stream = ?"
-            params += (log_stream,)
-        events: list[LogEvent] = []
-        for group, stream, timestamp, text in self._conn().execute(query + " ORDER BY id DESC", params):
-            lines = text.splitlines()[-(limit - len(events)) :]
-            events[:0] = [LogEvent(group, stream, timestamp, line) for line in lines]
-            if len(events) >= limit:
-                break
-        return events
 
 
 def _migrate(conn: sqlite3.Connection) -> int:

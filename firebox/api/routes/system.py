@@ -38,7 +38,7 @@ async def download_code(request: Request) -> Response:
 
 
 async def function_logs(request: Request) -> Response:
-    """Firebox's own read-out of a function's log events (until the CloudWatch Logs API exists)."""
+    """Firebox's own plain read-out of a function's newest log events (the CloudWatch Logs API is the full one)."""
     services = services_of(request)
     config = (await services.functions.get(request.path_params["name"])).latest
     limit = int_param(request, "limit", 1, 10000) or 1000

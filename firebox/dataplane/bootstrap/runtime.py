@@ -278,10 +278,11 @@ def run_environment(sock: socket.socket, config: dict[str, Any]) -> None:
         _RequestIdFilter.request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = header.get("trace_id", "")
         context = LambdaContext(config["context"], header)
+        cpu_before = os.times()
         try:
             event = json.loads(payload) if payload else {}
             body = marshal(handler(event, context))
-            reply = {"type": "result"}
+            reply: dict[str, Any] = {"type": "result"}
         except Exception as exc:  # noqa: BLE001 - a handler's exception is a result, not our failure
             doc = error_document(exc, request_id)
             log_error(doc)
@@ -289,7 +290,13 @@ def run_environment(sock: socket.socket, config: dict[str, Any]) -> None:
             reply = {"type": "error"}
         flush_output()
         _RequestIdFilter.request_id = ""
+        reply["cpu_ms"] = cpu_ms(cpu_before, os.times())
         send_frame(sock, reply, body)
+
+
+def cpu_ms(before: os.times_result, after: os.times_result) -> float:
+    """CPU time (user and system, this process and the children it reaped) between two `os.times()`."""
+    return float(sum(after[i] - before[i] for i in range(4))) * 1000
 
 
 def become_environment(spawn: dict[str, Any], conn_fd: int, log_fd: int, base_path: list[str]) -> None:

@@ -54,6 +54,10 @@ class Sandbox(Protocol):
         """The most memory the environment has used, in MB (0 if unknown)."""
         ...
 
+    def tmp_bytes(self, handle: SandboxHandle) -> int | None:
+        """Bytes in use in the environment's /tmp (None where that cannot be measured cheaply)."""
+        ...
+
     def out_of_memory(self, handle: SandboxHandle) -> bool:
         """True if the environment's memory limit was hit (its processes were killed for it)."""
         ...

@@ -228,6 +228,16 @@ class LinuxSandbox:
         except (OSError, ValueError):
             return 0
 
+    def tmp_bytes(self, handle: SandboxHandle) -> int | None:
+        """The /tmp tmpfs's used blocks (one statvfs)."""
+        if not handle.mounts:
+            return None
+        try:
+            st = os.statvfs(handle.mounts[0])
+        except OSError:
+            return None
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
     def out_of_memory(self, handle: SandboxHandle) -> bool:
         if not handle.cgroups:
             return False

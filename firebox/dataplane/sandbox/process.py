@@ -55,6 +55,9 @@ class ProcessSandbox:
         match = _VM_HWM.search(status)
         return int(match.group(1)) // 1024 if match else 0
 
+    def tmp_bytes(self, handle: SandboxHandle) -> int | None:
+        return None  # a plain directory on a shared filesystem: only a walk would tell
+
     def out_of_memory(self, handle: SandboxHandle) -> bool:
         return False
 
