@@ -3,7 +3,8 @@
 Each run starts two servers in turn, one with its default settings and one with `telemetry = false` (no log
 writing, no metrics, no ledger: the switch exists for this measurement), deploys a function that prints one log
 line per invocation (1,769 MB, so a whole vCPU and no CPU quota in the way), warms it, and drives it with wrk
-(32 connections, `--seconds` each) and with wrk over one connection for the p50 latency. The bare HTTP server is
+(32 connections, `--seconds` each; the server's CPU time per invocation over that run from /proc) and with wrk over
+one connection for the p50 latency. The bare HTTP server is
 measured in the same run as the reference. Modes alternate within each run, and the medians of the runs are quoted.
 
 Usage: .venv/bin/python bench/observability.py [--runs 3] [--seconds 5]   (needs wrk: apt-get install wrk)
@@ -15,6 +16,7 @@ import argparse
 import base64
 import io
 import json
+import os
 import platform
 import statistics
 import sys
@@ -54,7 +56,13 @@ def deploy(port: int) -> None:
         client.timed("POST", PATH, {})
 
 
-def measure(telemetry: bool, seconds: int) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(telemetry: bool, seconds: int) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(prefix="firebox-bench-") as tmp:
         config = Path(tmp) / "firebox.toml"
         config.write_text(f"telemetry = {'true' if telemetry else 'false'}\n")
@@ -63,7 +71,10 @@ def measure(telemetry: bool, seconds: int) -> tuple[float, float]:
             time.sleep(2)  # let the zygotes finish starting
             deploy(port)
             url = f"http://127.0.0.1:{port}{PATH}"
-            return wrk(url, seconds, "{}"), wrk_latency(url, seconds, "{}")[0]
+            cpu, started = cpu_seconds(firebox.pid), time.monotonic()
+            rps = wrk(url, seconds, "{}")
+            cpu_us = (cpu_seconds(firebox.pid) - cpu) / (rps * (time.monotonic() - started)) * 1e6
+            return rps, cpu_us, wrk_latency(url, seconds, "{}")[0]
         finally:
             stop(firebox)
 
@@ -73,7 +84,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
-    rows: dict[str, list[float]] = {k: [] for k in ("bare", "on", "off", "on_p50", "off_p50")}
+    rows: dict[str, list[float]] = {k: [] for k in ("bare", "on", "off", "on_cpu", "off_cpu", "on_p50", "off_p50")}
     for run in range(args.runs):
         bare, bare_port = start_bare_server()
         try:
@@ -82,9 +93,11 @@ def main() -> None:
             stop(bare)
         modes = (True, False) if run % 2 == 0 else (False, True)
         for telemetry in modes:
-            rps, p50 = measure(telemetry, args.seconds)
-            rows["on" if telemetry else "off"].append(rps)
-            rows["on_p50" if telemetry else "off_p50"].append(p50)
+            rps, cpu_us, p50 = measure(telemetry, args.seconds)
+            mode = "on" if telemetry else "off"
+            rows[mode].append(rps)
+            rows[f"{mode}_cpu"].append(cpu_us)
+            rows[f"{mode}_p50"].append(p50)
         print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), flush=True)
     median = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\n{platform.python_implementation()} {platform.python_version()}, {args.runs} runs of {args.seconds} s")
@@ -94,6 +107,8 @@ def main() -> None:
         "bare": "bare HTTP POST, 32 connections (reference), req/s",
         "off": "one-line function, telemetry off, req/s",
         "on": "one-line function, telemetry on (default), req/s",
+        "off_cpu": "telemetry off, server CPU per invocation, µs",
+        "on_cpu": "telemetry on, server CPU per invocation, µs",
         "off_p50": "telemetry off, one connection, p50 ms",
         "on_p50": "telemetry on, one connection, p50 ms",
     }

@@ -174,6 +174,7 @@ class Server:
                 ledger=self.ledger,
                 metrics=self.metrics,
                 prometheus=self.prometheus,
+                telemetry=self.telemetry,
             )
         )
         self._tasks: set[asyncio.Task[None]] = set()
@@ -275,6 +276,7 @@ class Server:
         await self.pool.close()
         await asyncio.gather(*(zygote.stop() for zygote in self.zygotes.values()))
         await self.logs.close()
+        self.telemetry.drain()
         await self.ledger.close()
         await self.metrics.close()
         if self.spans is not None:

@@ -20,6 +20,7 @@ from firebox.observability.ledger import Ledger
 from firebox.observability.logs import LogWriter
 from firebox.observability.metrics import MetricsRecorder
 from firebox.observability.prometheus import PrometheusExporter
+from firebox.observability.telemetry import Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Services:
     ledger: Ledger
     metrics: MetricsRecorder
     prometheus: PrometheusExporter
+    telemetry: Telemetry
 
 
 def services_of(request: Request) -> Services:

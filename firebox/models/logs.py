@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
+class LogEvent(NamedTuple):
+    """One emitted block of lines (or one PutLogEvents message). A named tuple: one is made per invocation on the
+    hot path, and a tuple is the cheapest immutable record to make."""
+
     log_group: str
     log_stream: str
     timestamp: int

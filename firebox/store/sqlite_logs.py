@@ -1,8 +1,9 @@
 """Log groups, streams and events in the SQLite store (a mixin of `SQLiteStore`).
 
-Events live in `log_blocks`: one row per block of lines written together (an invocation's START..REPORT) or per
-PutLogEvents message (`whole`). Reading splits a block into one event per line; an event's position is
-(block id, line index), which orders events as they were written and is what pagination tokens carry.
+Events live in `log_blocks`: one row per stream per written batch of function output (the blocks of lines of its
+invocations, START..REPORT, with each block's timestamp in `stamps`), or per PutLogEvents message (`whole`).
+Reading splits a row into one event per line; an event's position is (row id, line index), which orders events
+as they were written and is what pagination tokens carry.
 `log_groups` and `log_streams` keep each one's counters, updated in the transaction that changes its blocks.
 """
 
@@ -17,6 +18,8 @@ from contextlib import AbstractContextManager
 
 from firebox.models.logs import EventRange, LogEvent, LogGroup, LogStream, Position, StoredEvent
 
+CHUNK_SPAN_MS = 1000
+"""Blocks of one stream in one batch share a row while they are less than this apart."""
 DELETE_CHUNK = 2000
 """Blocks deleted per transaction by the sweep, so writers never wait long for it."""
 DAY_MS = 86_400_000
@@ -26,15 +29,64 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _lines(block_id: int, stream: str, timestamp: int, ingested: int, whole: int, text: str) -> list[StoredEvent]:
-    """The events of one block, oldest first: its non-empty lines, or the whole text for a PutLogEvents message."""
+def _lines(
+    block_id: int, stream: str, timestamp: int, ingested: int, whole: int, text: str, stamps: str | None
+) -> list[StoredEvent]:
+    """The events of one row, oldest first: its non-empty lines, or the whole text for a PutLogEvents message.
+
+    A chunk's lines take their timestamps from `stamps`, runs of [line segments, timestamp] in order (a segment
+    is what `text.split("\n")` yields, so an event's index is the same with or without runs)."""
     if whole:
         return [StoredEvent(stream, timestamp, text, ingested, block_id, 0)]
-    return [
-        StoredEvent(stream, timestamp, line, ingested, block_id, index)
-        for index, line in enumerate(text.split("\n"))
-        if line
-    ]
+    segments = text.split("\n")
+    if stamps is None:
+        return [StoredEvent(stream, timestamp, line, ingested, block_id, i) for i, line in enumerate(segments) if line]
+    events = []
+    index = 0
+    for count, stamp in json.loads(stamps):
+        for i in range(index, min(index + count, len(segments))):
+            if segments[i]:
+                events.append(StoredEvent(stream, stamp, segments[i], ingested, block_id, i))
+        index += count
+    return events
+
+
+def _in_range(events: list[StoredEvent], where: EventRange) -> list[StoredEvent]:
+    """The events of a chunk inside the range's times (a chunk can straddle its edges)."""
+    if where.start is None and where.end is None:
+        return events
+    start = where.start if where.start is not None else -(2**62)
+    end = where.end if where.end is not None else 2**62
+    return [event for event in events if start <= event.timestamp < end]
+
+
+def _chunks(events: Sequence[LogEvent], now: int) -> list[tuple[str, str, int, int, int, str, str | None]]:
+    """The rows for a batch of blocks, (group, stream, first, last, ingested, text, stamps): a stream's blocks
+    share a row while they are less than `CHUNK_SPAN_MS` apart (so retention, which deletes whole rows, stays
+    that exact). Blocks are newline-terminated inside a row; a row of one block keeps its text as it came."""
+    open_chunks: dict[tuple[str, str], list[LogEvent]] = {}
+    chunks: list[list[LogEvent]] = []
+    for event in events:
+        key = (event.log_group, event.log_stream)
+        chunk = open_chunks.get(key)
+        if chunk is None or abs(event.timestamp - chunk[0].timestamp) >= CHUNK_SPAN_MS:
+            chunk = open_chunks[key] = []
+            chunks.append(chunk)
+        chunk.append(event)
+    rows: list[tuple[str, str, int, int, int, str, str | None]] = []
+    for blocks in chunks:
+        head = blocks[0]
+        if len(blocks) == 1:
+            rows.append((head.log_group, head.log_stream, head.timestamp, head.timestamp, now, head.message, None))
+            continue
+        texts = [b.message if b.message[-1:] == "\n" else b.message + "\n" for b in blocks]
+        stamps = [b.timestamp for b in blocks]
+        first, last = min(stamps), max(stamps)
+        runs: str | None = None
+        if first != last:
+            runs = json.dumps([[t.count("\n"), stamp] for t, stamp in zip(texts, stamps, strict=True)])
+        rows.append((head.log_group, head.log_stream, first, last, now, "".join(texts), runs))
+    return rows
 
 
 def _group(row: tuple[str, int, int | None, int]) -> LogGroup:
@@ -49,29 +101,18 @@ class LogGroupsAndStreams:
     # writing
 
     def append_log_events(self, events: Sequence[LogEvent]) -> None:
-        """Store function output: each event's message is a block of lines. Creates groups and streams as needed."""
+        """Store function output: each event's message is a block of lines (newline-terminated when stored). The
+        blocks of one stream in a batch become one row (a chunk). Creates groups and streams as needed."""
         now = _now_ms()
-        rows = []
-        streams: dict[tuple[str, str], list[int]] = {}  # (group, stream) -> [bytes, first, last]
-        for event in events:
-            size = len(event.message.encode())
-            rows.append((event.log_group, event.log_stream, event.timestamp, now, event.message))
-            totals = streams.get((event.log_group, event.log_stream))
-            if totals is None:
-                streams[(event.log_group, event.log_stream)] = [size, event.timestamp, event.timestamp]
-            else:
-                totals[0] += size
-                totals[1] = min(totals[1], event.timestamp)
-                totals[2] = max(totals[2], event.timestamp)
+        rows = _chunks(events, now)
         with self._write() as conn:
-            # One statement for the whole batch, its rows passed as one JSON document: executemany would release
-            # and retake the GIL for every row, and that hand-off, not SQLite, is what costs the event loop.
-            conn.execute(
-                "INSERT INTO log_blocks (log_group, log_stream, timestamp, ingested, text) SELECT value ->> 0,"
-                " value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
-                (json.dumps(rows, ensure_ascii=False),),
+            conn.executemany(
+                "INSERT INTO log_blocks (log_group, log_stream, timestamp, last_timestamp, ingested, text, stamps)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
-            self._count(conn, now, ((g, s, t[0], t[1], t[2]) for (g, s), t in streams.items()), create=True)
+            counters = ((g, st, len(text.encode()), first, last) for g, st, first, last, _, text, _ in rows)
+            self._count(conn, now, counters, create=True)
 
     @staticmethod
     def _count(
@@ -199,7 +240,9 @@ class LogGroupsAndStreams:
 
     # reading
 
-    def _blocks(self, where: EventRange, from_id: int, backward: bool) -> Iterator[tuple[int, str, int, int, int, str]]:
+    def _blocks(
+        self, where: EventRange, from_id: int, backward: bool
+    ) -> Iterator[tuple[int, str, int, int, int, str, str | None]]:
         """The blocks in range from `from_id` (inclusive) on, in id order or reversed; lazily, as SQLite reads."""
         clauses = ["log_group = ?", "id <= ?" if backward else "id >= ?"]
         params: list[object] = [where.log_group, from_id]
@@ -210,13 +253,13 @@ class LogGroupsAndStreams:
             clauses.append("substr(log_stream, 1, ?) = ?")
             params += [len(where.stream_prefix), where.stream_prefix]
         if where.start is not None:
-            clauses.append("timestamp >= ?")
+            clauses.append("COALESCE(last_timestamp, timestamp) >= ?")
             params.append(where.start)
         if where.end is not None:
             clauses.append("timestamp < ?")
             params.append(where.end)
         query = (
-            "SELECT id, log_stream, timestamp, COALESCE(ingested, timestamp), whole, text FROM log_blocks"
+            "SELECT id, log_stream, timestamp, COALESCE(ingested, timestamp), whole, text, stamps FROM log_blocks"
             f" WHERE {' AND '.join(clauses)} ORDER BY id {'DESC' if backward else 'ASC'}"
         )
         yield from self._conn().execute(query, params)
@@ -227,7 +270,7 @@ class LogGroupsAndStreams:
         if limit <= 0:
             return events
         for row in self._blocks(where, after[0] if after else 0, backward=False):
-            for event in _lines(*row):
+            for event in _in_range(_lines(*row), where):
                 if after is None or event.position > after:
                     events.append(event)
                     if len(events) >= limit:
@@ -240,7 +283,7 @@ class LogGroupsAndStreams:
         if limit <= 0:
             return events
         for row in self._blocks(where, before[0] if before else 2**62, backward=True):
-            for event in reversed(_lines(*row)):
+            for event in reversed(_in_range(_lines(*row), where)):
                 if before is None or event.position < before:
                     events.append(event)
                     if len(events) >= limit:
@@ -267,7 +310,7 @@ class LogGroupsAndStreams:
         last: Position | None = None
         for row in self._blocks(where, after[0] if after else 0, backward=False):
             scanned += 1
-            for event in _lines(*row):
+            for event in _in_range(_lines(*row), where):
                 if after is not None and event.position <= after:
                     continue
                 last = event.position
@@ -307,7 +350,8 @@ class LogGroupsAndStreams:
                 with self._write() as conn:
                     rows = conn.execute(
                         "SELECT id, log_group, log_stream, length(CAST(text AS BLOB)) FROM log_blocks"
-                        " WHERE log_group = ? AND timestamp < ? LIMIT ?",
+                        " WHERE log_group = ?1 AND timestamp < ?2 AND COALESCE(last_timestamp, timestamp) < ?2"
+                        " LIMIT ?3",
                         (group, cutoff, DELETE_CHUNK),
                     ).fetchall()
                     self._delete_blocks(conn, rows)

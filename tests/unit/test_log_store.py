@@ -95,3 +95,36 @@ def test_sweep_applies_retention_then_the_size_bound(tmp_path: Path) -> None:
     assert store.read_forward(EventRange("/old"), None, 10) == []
     assert [e.message[0] for e in store.read_forward(EventRange("/other"), None, 10)] == ["z"]
     store.close()
+
+
+def test_a_streams_blocks_in_one_batch_share_a_row_and_keep_their_timestamps(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "firebox.db")
+    store.append_log_events(
+        [
+            LogEvent("/g", "a", 1000, "START one\nline\nEND one\n"),
+            LogEvent("/g", "b", 1100, "START other\n"),
+            LogEvent("/g", "a", 1500, "START two\n\nEND two\n"),
+            LogEvent("/g", "a", 2600, "START three\n"),  # 1.6 s after the first: a row of its own
+        ]
+    )
+    rows = store._conn().execute("SELECT log_stream, count(*) FROM log_blocks GROUP BY log_stream").fetchall()
+    assert sorted(rows) == [("a", 2), ("b", 1)]
+    events = store.read_forward(EventRange("/g", streams=["a"]), None, 100)
+    assert [(e.message, e.timestamp) for e in events] == [
+        ("START one", 1000),
+        ("line", 1000),
+        ("END one", 1000),
+        ("START two", 1500),
+        ("END two", 1500),
+        ("START three", 2600),
+    ]
+    window = store.read_forward(EventRange("/g", streams=["a"], start=1200, end=2000), None, 100)
+    assert [e.message for e in window] == ["START two", "END two"]
+    after = store.read_forward(EventRange("/g", streams=["a"]), events[3].position, 100)
+    assert [e.message for e in after] == ["END two", "START three"]
+    before = store.read_backward(EventRange("/g", streams=["a"]), events[3].position, 2)
+    assert [e.message for e in before] == ["line", "END one"]
+    assert store.log_streams("/g", "", False, False, 0, 10)[0].stored_bytes == len(
+        "START one\nline\nEND one\nSTART two\n\nEND two\nSTART three\n"
+    )
+    store.close()

@@ -31,7 +31,9 @@ async def cost(request: Request) -> Response:
             f"Invalid month {month!r}: expected a UTC month written YYYY-MM, for example 2026-01."
         )
     function = request.query_params.get("function") or None
-    return json_response(await services_of(request).ledger.report(month, function))
+    services = services_of(request)
+    services.telemetry.drain()
+    return json_response(await services.ledger.report(month, function))
 
 
 routes = [Route("/firebox/cost", cost, methods=["GET"])]

@@ -269,6 +269,7 @@ async def get_metric_statistics(services: Services, params: dict[str, Any]) -> d
             f"You have requested up to {requested:,} datapoints, which exceeds the limit of {MAX_DATAPOINTS:,}. "
             "You may reduce the datapoints requested by increasing Period, or decreasing the time range."
         )
+    services.telemetry.drain()
     points, found_unit = await services.metrics.datapoints(namespace, name, dimensions, unit, start, end, period)
     datapoints = []
     for timestamp, stat in points:
@@ -337,6 +338,7 @@ async def get_metric_data(services: Services, params: dict[str, Any]) -> dict[st
         parsed[query_id] = (query, at)
     series: dict[str, metric_math.Series] = {}
     labels: dict[str, str] = {}
+    services.telemetry.drain()
     for query_id, (query, at) in parsed.items():
         stat_query = query.get("MetricStat")
         if stat_query is None:
@@ -446,6 +448,7 @@ async def list_metrics(services: Services, params: dict[str, Any]) -> dict[str, 
     if recently not in (None, "PT3H"):
         raise InvalidParameterValueError("The parameter RecentlyActive must be PT3H.")
     since = int(time.time()) - 3 * 3600 if recently else 0
+    services.telemetry.drain()
     found = await services.metrics.list_metrics(namespace, metric_name, filters, after, LIST_PAGE + 1, since)
     answer: dict[str, Any] = {
         "Metrics": [

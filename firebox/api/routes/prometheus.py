@@ -12,6 +12,7 @@ from firebox.observability.prometheus import CONTENT_TYPE, PoolSnapshot
 
 async def metrics(request: Request) -> Response:
     services = services_of(request)
+    services.telemetry.drain()
     invoker = services.invoker
     totals = await services.functions.run(services.functions.store.async_totals)
     pool = invoker.pool.statistics()
