@@ -61,8 +61,9 @@ async def _run_once(data_dir: Path, invocations: int, streams: int) -> float:
             await asyncio.sleep(0)
     await writer.close()
     elapsed = time.perf_counter() - started
-    stored = store._conn().execute("SELECT COUNT(*) FROM log_blocks").fetchone()[0]
-    assert stored == invocations, f"{stored} blocks stored, {invocations} emitted"
+    texts = store._conn().execute("SELECT text FROM log_blocks").fetchall()
+    stored = sum(text.count("\n") for (text,) in texts)
+    assert stored == invocations * LINES_PER_BLOCK, f"{stored} lines stored, {invocations * LINES_PER_BLOCK} emitted"
     executor.shutdown()
     store.close()
     return elapsed
