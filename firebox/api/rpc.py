@@ -119,10 +119,6 @@ def _gunzip(raw: bytes) -> bytes:
     return body
 
 
-def is_rpc(request: Request) -> bool:
-    return "x-amz-target" in request.headers
-
-
 async def _call(request: Request, service: str, operation: str, protocol: str) -> Response:
     services = services_of(request)
     try:

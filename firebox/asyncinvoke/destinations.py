@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import Executor
 from typing import Any
 
@@ -27,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from firebox.models.asynchronous import Delivery
 from firebox.observability.telemetry import Telemetry
+from firebox.outbound import post_json
 from firebox.store.base import AsyncStore
 
 log = logging.getLogger("firebox.asyncinvoke")
@@ -140,16 +139,5 @@ class Deliverer:
 
 def _post(delivery: Delivery) -> str | None:
     """POST the record; None on a 2xx answer, else what went wrong."""
-    headers = {"Content-Type": "application/json"}
-    if delivery.trace_id:
-        headers["X-Amzn-Trace-Id"] = delivery.trace_id
-    request = urllib.request.Request(delivery.destination, data=delivery.body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            response.read()
-            return None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return str(exc)
+    headers = {"X-Amzn-Trace-Id": delivery.trace_id} if delivery.trace_id else {}
+    return post_json(delivery.destination, delivery.body, TIMEOUT, headers)

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -31,14 +31,15 @@ class CommandError(Exception):
     """A command that failed for a reason the user should read; printed without a traceback."""
 
 
-def connect(endpoint_url: str) -> Any:
+def connect(endpoint_url: str, service: Literal["lambda", "logs"] = "lambda", read_timeout: int = 900) -> Any:
+    """A boto3 client of `service` for the server at `endpoint_url`."""
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=endpoint_url,
         region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "firebox"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "firebox"),
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=900),
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout),
     )
 
 

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from firebox.cli.client import connect
 
 POLL_INTERVAL = 0.5
 OVERLAP_MS = 10_000
@@ -37,17 +37,6 @@ def parse_since(text: str) -> int:
     if match is None:
         raise LogsCommandError(f"--since takes a number and a unit (s, m, h or d), such as 10m, not {text!r}")
     return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def connect(endpoint_url: str) -> Any:
-    return boto3.client(
-        "logs",
-        endpoint_url=endpoint_url,
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "firebox"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "firebox"),
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-    )
 
 
 def _events(client: Any, group: str, start: int, pattern: str | None) -> list[dict[str, Any]]:
@@ -75,7 +64,7 @@ def run(
 ) -> int:
     """The command; returns its exit status."""
     out = write or _print
-    client = connect(endpoint_url)
+    client = connect(endpoint_url, "logs", read_timeout=60)
     group = f"/aws/lambda/{name}"
     start = int(time.time() * 1000) - parse_since(since or DEFAULT_SINCE)
     seen: dict[str, int] = {}  # eventId -> timestamp, for the events inside the overlap window

@@ -20,8 +20,6 @@ import contextlib
 import json
 import logging
 import random
-import urllib.error
-import urllib.request
 from collections import deque
 from concurrent.futures import Executor
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 from firebox import __version__
 from firebox.models.telemetry import InvocationRecord
 from firebox.observability.tracing import fields
+from firebox.outbound import post_json
 
 log = logging.getLogger("firebox.observability")
 FLUSH_INTERVAL = 1.0
@@ -67,7 +66,7 @@ class SpanExporter:
         while self._records:
             batch = [self._records.popleft() for _ in range(min(BATCH, len(self._records)))]
             body = json.dumps(self.request(batch), separators=(",", ":")).encode()
-            error = await asyncio.get_running_loop().run_in_executor(self._executor, _post, self.url, body)
+            error = await asyncio.get_running_loop().run_in_executor(self._executor, post_json, self.url, body, TIMEOUT)
             if error is None:
                 self.exported += len(batch)
                 continue
@@ -164,16 +163,3 @@ def _attr(key: str, value: str | int | bool) -> dict[str, Any]:
     if isinstance(value, int):
         return {"key": key, "value": {"intValue": str(value)}}
     return {"key": key, "value": {"stringValue": value}}
-
-
-def _post(url: str, body: bytes) -> str | None:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            response.read()
-            return None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return str(exc)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "firebox"
-BASE = {"errors", "clock", "config"}
+BASE = {"errors", "clock", "config", "outbound"}
 """Shared leaf modules: importable by every layer except models and the in-sandbox bootstrap."""
 
 ALLOWED: dict[str, set[str]] = {
@@ -16,6 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
     "config": set(),
+    "outbound": set(),
     "runtimes": set(),
     "store": {"models"} | BASE,
     "control": {"models", "store", "runtimes"} | BASE,
