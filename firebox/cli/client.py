@@ -67,12 +67,11 @@ def print_functions(lam: Any) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def print_queue(endpoint_url: str, name: str) -> None:
-    """Firebox's own endpoint (Lambda's API has no such view)."""
-    url = f"{endpoint_url.rstrip('/')}/firebox/functions/{urllib.parse.quote(name, safe='')}/queue"
+def _firebox_get(url: str) -> Any:
+    """GET one of Firebox's own endpoints (outside Lambda's API) and decode its JSON; errors as CommandError."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
-            doc = json.loads(response.read())
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         error = json.loads(exc.read() or b"{}")
         raise CommandError(
@@ -80,23 +79,18 @@ def print_queue(endpoint_url: str, name: str) -> None:
         ) from None
     except OSError as exc:
         raise CommandError(f"Could not connect to the endpoint URL: {url} ({exc})") from None
+
+
+def print_queue(endpoint_url: str, name: str) -> None:
+    """Firebox's own endpoint (Lambda's API has no such view)."""
+    doc = _firebox_get(f"{endpoint_url.rstrip('/')}/firebox/functions/{urllib.parse.quote(name, safe='')}/queue")
     print(f"{doc['FunctionName']}: {doc['Queued']} queued, {doc['InFlight']} in flight")
 
 
 def print_cost(endpoint_url: str, month: str | None, function: str | None) -> None:
     """A month's usage and cost per function and version, and the account's totals (Firebox's own endpoint)."""
     query = urllib.parse.urlencode({k: v for k, v in (("month", month), ("function", function)) if v})
-    url = f"{endpoint_url.rstrip('/')}/firebox/cost" + (f"?{query}" if query else "")
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            doc = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        error = json.loads(exc.read() or b"{}")
-        raise CommandError(
-            f"{exc.headers.get('x-amzn-ErrorType')}: {error.get('Message') or error.get('message')}"
-        ) from None
-    except OSError as exc:
-        raise CommandError(f"Could not connect to the endpoint URL: {url} ({exc})") from None
+    doc = _firebox_get(f"{endpoint_url.rstrip('/')}/firebox/cost" + (f"?{query}" if query else ""))
     header = ("FUNCTION", "VERSION", "REQUESTS", "BILLED MS", "GB-S", "PROVISIONED GB-S", "EPHEMERAL GB-S", "COST")
     rows = [
         (
