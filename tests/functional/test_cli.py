@@ -198,6 +198,10 @@ def test_invoke_prints_the_result_and_the_log_tail(server: RunningServer, tmp_pa
     failed = _firebox(server, "invoke", "cli-invoke", "--payload", '{"fail": true}')
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["errorType"] == "RuntimeError"
+    queue = _firebox(server, "functions", "queue", "cli-invoke")
+    assert (queue.returncode, queue.stdout) == (0, "cli-invoke: 0 queued, 0 in flight\n"), queue.stderr
+    missing = _firebox(server, "functions", "queue", "no-such-function")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ResourceNotFoundException: "), missing.stderr
 
 
 @pytest.mark.slow
