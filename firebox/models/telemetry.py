@@ -31,7 +31,8 @@ class InvocationRecord:
     asynchronous: bool
     trace_id: str
     cpu_time_ms: float | None = None
-    """CPU time the environment's processes used during the invocation (from the sandbox's cgroup)."""
+    """CPU time the runtime used during the invocation (user + system, with the children it reaped), as it measured
+    it with `os.times()` around the handler."""
     tmp_bytes: int | None = None
     """Bytes in use in the environment's /tmp (sampled at most once a second per environment)."""
     request_id: str = ""
