@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import io
 import json
 import os
@@ -10,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -105,6 +108,25 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> Runnin
             time.sleep(0.05)
     process.kill()
     raise AssertionError("firebox serve did not answer /health within 30 s")
+
+
+def start_configured_server(directory: Path, settings: str, *extra: str) -> RunningServer:
+    """A server whose config file (written to `directory/firebox.toml`) holds `settings`, TOML lines."""
+    config = directory / "firebox.toml"
+    config.write_text(settings)
+    return start_server(directory / "data", "--config", str(config), *extra)
+
+
+@contextlib.contextmanager
+def http_receiver(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server answering with `handler` on a free port, for as long as the block runs: its base URL."""
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{receiver.server_address[1]}"
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -12,34 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any, Protocol
+from typing import Any
 
-from firebox.models.function import Alias, FunctionConfig
 from firebox.models.telemetry import InvocationRecord
+from firebox.observability import background
 from firebox.observability.billing import PriceTable, Usage, cost_report, ephemeral_mb
+from firebox.store.base import LedgerStore
 
 log = logging.getLogger("firebox.observability")
 _Key = tuple[str, str, str]
 """(month, function, version)"""
-UsageRow = tuple[str, str, str, int, int, int, int, int]
-"""(month, function, version, requests, billed ms, duration MB·ms, ephemeral MB·ms, provisioned MB·ms)"""
-
-
-class LedgerStore(Protocol):
-    def add_usage(self, rows: Sequence[UsageRow]) -> None: ...
-
-    def usage(self, month: str) -> list[UsageRow]: ...
-
-    def list_provisioned(self, function_name: str | None = None) -> list[tuple[str, str, int, float]]: ...
-
-    def get_alias(self, function_name: str, name: str) -> Alias | None: ...
-
-    def get_config(self, name: str, version: str) -> FunctionConfig | None: ...
 
 
 def month_of(epoch_seconds: float) -> str:
@@ -105,17 +90,9 @@ class Ledger:
         loop = asyncio.get_running_loop()
         self._last_tick_ms = int(time.time() * 1000)
         self._tasks = [
-            loop.create_task(self._every(self._flush_interval, self.flush), name="write billing usage"),
-            loop.create_task(self._every(self._provisioned_interval, self.tick), name="accrue provisioned usage"),
+            loop.create_task(background.every(self._flush_interval, self.flush, "writing billing usage")),
+            loop.create_task(background.every(self._provisioned_interval, self.tick, "accruing provisioned usage")),
         ]
-
-    async def _every(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await work()
-            except Exception:  # keep the loop alive; the next round tries again
-                log.exception("billing background work failed")
 
     async def flush(self) -> None:
         async with self._lock:
@@ -168,11 +145,7 @@ class Ledger:
         return targets
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await background.stop(self._tasks)
         self._tasks = []
         try:
             await self.tick()

@@ -22,6 +22,7 @@ from typing import ParamSpec, TypeVar
 
 from firebox.models.function import FunctionConfig
 from firebox.models.logs import LogEvent
+from firebox.observability import background
 from firebox.store.base import LogStore
 
 log = logging.getLogger("firebox.observability")
@@ -78,7 +79,10 @@ class LogWriter:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run()), loop.create_task(self._sweep_forever())]
+        self._tasks = [
+            loop.create_task(self._run()),
+            loop.create_task(background.every(self.sweep_interval, self.sweep, "sweeping old log events")),
+        ]
 
     async def _run(self) -> None:
         while True:
@@ -128,11 +132,6 @@ class LogWriter:
         await self.flush()
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.sweep_interval)
-            await self.sweep()
-
     async def sweep(self) -> int:
         """Apply retention and the disk bound once; the number of blocks deleted (errors are logged, not raised)."""
         loop = asyncio.get_running_loop()
@@ -146,10 +145,7 @@ class LogWriter:
         return deleted
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await background.stop(self._tasks)
         self._tasks = []
         await self.flush()
 

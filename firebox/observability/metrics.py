@@ -12,7 +12,6 @@ right after a write sees it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -23,6 +22,8 @@ from typing import Protocol
 from firebox.models.invocation import Outcome
 from firebox.models.metrics import Dimensions, MetricPoint, SeriesKey, Stat
 from firebox.models.telemetry import InvocationRecord
+from firebox.observability import background
+from firebox.store.base import MetricStore
 
 log = logging.getLogger("firebox.observability")
 LAMBDA = "AWS/Lambda"
@@ -34,28 +35,6 @@ COUNT, MILLISECONDS = "Count", "Milliseconds"
 _SUCCESS = Outcome.SUCCESS
 ASYNC_UNITS = {"AsyncEventAge": MILLISECONDS}
 """Units of the `Telemetry.count` metrics other than Count."""
-
-
-class MetricStore(Protocol):
-    def merge_metric_points(self, points: Sequence[MetricPoint]) -> None: ...
-
-    def compact_metrics(self, now: float) -> int: ...
-
-    def metric_series(
-        self, namespace: str, metric_name: str, dimensions: Dimensions, unit: str | None
-    ) -> list[tuple[int, SeriesKey]]: ...
-
-    def metric_points(self, series_ids: Iterable[int], start: int, end: int) -> list[tuple[int, int, Stat]]: ...
-
-    def list_metric_series(
-        self,
-        namespace: str | None,
-        metric_name: str | None,
-        dimension_filter: Sequence[tuple[str, str | None]],
-        after: int,
-        limit: int,
-        since: int,
-    ) -> list[tuple[int, str, str, Dimensions]]: ...
 
 
 class Peaks(Protocol):
@@ -218,15 +197,10 @@ class MetricsRecorder:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._flush_forever()), loop.create_task(self._compact_forever())]
-
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            try:
-                await self.flush()
-            except Exception:  # keep flushing; what failed is kept for the next round
-                log.exception("writing metrics failed")
+        self._tasks = [
+            loop.create_task(background.every(FLUSH_INTERVAL, self.flush, "writing metrics")),
+            loop.create_task(self._compact_forever()),
+        ]
 
     async def _compact_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -253,11 +227,7 @@ class MetricsRecorder:
                 raise
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await background.stop(self._tasks)
         self._tasks = []
         try:
             await self.flush()

@@ -16,7 +16,6 @@ rather than pulling in the OpenTelemetry SDK, whose span model wants spans start
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -26,6 +25,7 @@ from typing import Any
 
 from firebox import __version__
 from firebox.models.telemetry import InvocationRecord
+from firebox.observability import background
 from firebox.observability.tracing import fields
 from firebox.outbound import post_json
 
@@ -55,12 +55,9 @@ class SpanExporter:
         self._records.append(record)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            await self.flush()
+        self._task = asyncio.get_running_loop().create_task(
+            background.every(FLUSH_INTERVAL, self.flush, "exporting spans")
+        )
 
     async def flush(self) -> None:
         while self._records:
@@ -76,9 +73,7 @@ class SpanExporter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await background.stop([self._task])
         await self.flush()
 
     def request(self, records: list[InvocationRecord]) -> dict[str, Any]:

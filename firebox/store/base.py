@@ -12,6 +12,10 @@ from typing import Any, Protocol
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
 from firebox.models.logs import EventRange, LogEvent, LogGroup, LogStream, Position, StoredEvent
+from firebox.models.metrics import Dimensions, MetricPoint, SeriesKey, Stat
+
+UsageRow = tuple[str, str, str, int, int, int, int, int]
+"""(month, function, version, requests, billed ms, duration MB·ms, ephemeral MB·ms, provisioned MB·ms)"""
 
 
 class FunctionStore(Protocol):
@@ -235,6 +239,44 @@ class LogStore(Protocol):
         ...
 
 
+class MetricStore(Protocol):
+    """Metric series and their per-period points (merged on write, rolled up by `compact_metrics`)."""
+
+    def merge_metric_points(self, points: Sequence[MetricPoint]) -> None: ...
+
+    def compact_metrics(self, now: float) -> int: ...
+
+    def metric_series(
+        self, namespace: str, metric_name: str, dimensions: Dimensions, unit: str | None
+    ) -> list[tuple[int, SeriesKey]]: ...
+
+    def metric_points(self, series_ids: Iterable[int], start: int, end: int) -> list[tuple[int, int, Stat]]: ...
+
+    def list_metric_series(
+        self,
+        namespace: str | None,
+        metric_name: str | None,
+        dimension_filter: Sequence[tuple[str, str | None]],
+        after: int,
+        limit: int,
+        since: int,
+    ) -> list[tuple[int, str, str, Dimensions]]: ...
+
+
+class LedgerStore(Protocol):
+    """The metering ledger's usage sums, and the provisioned configurations it accrues for."""
+
+    def add_usage(self, rows: Sequence[UsageRow]) -> None: ...
+
+    def usage(self, month: str) -> list[UsageRow]: ...
+
+    def list_provisioned(self, function_name: str | None = None) -> list[tuple[str, str, int, float]]: ...
+
+    def get_alias(self, function_name: str, name: str) -> Alias | None: ...
+
+    def get_config(self, name: str, version: str) -> FunctionConfig | None: ...
+
+
 class Store(
     FunctionStore,
     VersionStore,
@@ -245,6 +287,8 @@ class Store(
     AsyncStore,
     CodeArchiveStore,
     LogStore,
+    MetricStore,
+    LedgerStore,
     Protocol,
 ):
     def health(self) -> dict[str, Any]:

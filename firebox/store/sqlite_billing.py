@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
-UsageRow = tuple[str, str, str, int, int, int, int, int]
-"""(month, function, version, requests, billed ms, duration MB·ms, ephemeral MB·ms, provisioned MB·ms)"""
+from firebox.store.base import UsageRow
+
 _COLUMNS = "requests, billed_ms, duration_mb_ms, ephemeral_mb_ms, provisioned_mb_ms"
 
 

@@ -7,7 +7,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import RunningServer, create, error_of, make_zip, start_server
+from tests.conftest import (
+    RunningServer,
+    create,
+    error_of,
+    http_receiver,
+    make_zip,
+    start_configured_server,
+)
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 ECHO = "import json\ndef handler(event, context):\n    print('EVENT ' + json.dumps(event))\n    return event\n"
@@ -31,9 +37,7 @@ FAILING = (
 @pytest.fixture
 def fast_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server whose async retry delays are 1/100 of Lambda's (0.6 s and 1.2 s instead of 60 s and 120 s)."""
-    config = tmp_path / "firebox.toml"
-    config.write_text("async_retry_scale = 0.01\n")
-    running = start_server(tmp_path / "data", "--config", str(config))
+    running = start_configured_server(tmp_path, "async_retry_scale = 0.01\n")
     yield running
     running.stop()
 
@@ -254,12 +258,8 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 def webhook() -> Iterator[str]:
     _Hook.received = []
     _Hook.failures_left = 2
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    with http_receiver(_Hook) as url:
+        yield url + "/hook"
 
 
 def test_webhook_destination_is_retried_until_delivered(fast_server: RunningServer, webhook: str) -> None:

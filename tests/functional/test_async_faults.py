@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import create, make_zip, start_server
+from tests.conftest import create, make_zip, start_configured_server, start_server
 
 EVENTS = 10_000
 RECORDER = (
@@ -97,9 +97,7 @@ VICTIM = (
 
 def test_an_environment_killed_mid_invocation_runs_the_event_again_without_using_a_retry(tmp_path: Path) -> None:
     marker = Path(f"/tmp/firebox-victim-{uuid.uuid4().hex}")
-    config = tmp_path / "firebox.toml"
-    config.write_text("async_retry_scale = 0.01\n")
-    server = start_server(tmp_path / "data", "--sandbox", "process", "--config", str(config))
+    server = start_configured_server(tmp_path, "async_retry_scale = 0.01\n", "--sandbox", "process")
     try:
         lam = server.client()
         create(lam, "victim", make_zip({"app.py": VICTIM}), Timeout=60)

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import RunningServer, create, free_port, make_zip, start_server
+from tests.conftest import RunningServer, create, free_port, make_zip, start_configured_server
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 FAILING = "def handler(event, context):\n    raise ValueError('it went wrong')\n"
@@ -55,9 +55,7 @@ def _sqs(endpoint: str) -> Any:
 
 @pytest.fixture
 def server(tmp_path: Path, sqs_endpoint: str) -> Iterator[RunningServer]:
-    config = tmp_path / "firebox.toml"
-    config.write_text(f'async_retry_scale = 0.01\nsqs_endpoint = "{sqs_endpoint}"\n')
-    running = start_server(tmp_path / "data", "--config", str(config))
+    running = start_configured_server(tmp_path, f'async_retry_scale = 0.01\nsqs_endpoint = "{sqs_endpoint}"\n')
     yield running
     running.stop()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, create, make_zip, start_server
+from tests.conftest import RunningServer, create, make_zip, start_configured_server, start_server
 
 SOURCE = (
     "import time\n"
@@ -127,9 +127,9 @@ def test_cost_command(server: RunningServer, lam: Any, name: str) -> None:
 def legacy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server billing in 100 ms steps, billing init, and accruing provisioned concurrency every 0.2 s."""
     tmp = tmp_path_factory.mktemp("billing")
-    config = tmp / "firebox.toml"
-    config.write_text("billing_quantum_ms = 100\nbill_init = true\nbilling_provisioned_interval = 0.2\n")
-    running = start_server(tmp / "data", "--config", str(config))
+    running = start_configured_server(
+        tmp, "billing_quantum_ms = 100\nbill_init = true\nbilling_provisioned_interval = 0.2\n"
+    )
     yield running
     running.stop()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import RunningServer, create, error_of, make_zip, start_server
+from tests.conftest import RunningServer, create, error_of, make_zip, start_configured_server
 
 SLEEPY = "import time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
 
@@ -79,9 +79,7 @@ def test_reserved_one_admits_one_at_a_time(lam: Any, name: str) -> None:
 
 @pytest.mark.slow
 def test_the_account_limit_throttles_unreserved_functions(tmp_path: Path) -> None:
-    config = tmp_path / "firebox.toml"
-    config.write_text("concurrency_limit = 100\n")
-    running = start_server(tmp_path / "data", "--config", str(config))
+    running = start_configured_server(tmp_path, "concurrency_limit = 100\n")
     try:
         lam = running.client()
         create(lam, "busy", make_zip({"app.py": SLEEPY}), Timeout=30)

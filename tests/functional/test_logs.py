@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import RunningServer, create, error_of, make_zip, start_server
+from tests.conftest import RunningServer, create, error_of, make_zip, start_configured_server
 
 PRINTER = """
 import json
@@ -418,9 +418,7 @@ def _read_until(lines: queue.Queue[str], text: str, seconds: float = 20.0) -> st
 @pytest.fixture
 def sweeping_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server that sweeps logs every 0.2 s and keeps at most 20,000 bytes of them."""
-    config = tmp_path / "firebox.toml"
-    config.write_text("log_retention_interval = 0.2\nlog_max_bytes = 20000\n")
-    running = start_server(tmp_path / "data", "--config", str(config))
+    running = start_configured_server(tmp_path, "log_retention_interval = 0.2\nlog_max_bytes = 20000\n")
     yield running
     running.stop()
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, create, start_server
+from tests.conftest import RunningServer, create, http_receiver, start_configured_server
 from tests.functional.test_async import wait_for
 from tests.functional.test_tracing import HEADER, ROOT, traced_client
 
@@ -34,18 +33,13 @@ class _Collector(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def collector() -> Iterator[str]:
     _Collector.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_receiver(_Collector) as url:
+        yield url
 
 
 @pytest.fixture
 def exporting_server(tmp_path: Path, collector: str) -> Iterator[RunningServer]:
-    config = tmp_path / "firebox.toml"
-    config.write_text(f'otlp_endpoint = "{collector}"\n')
-    running = start_server(tmp_path / "data", "--config", str(config))
+    running = start_configured_server(tmp_path, f'otlp_endpoint = "{collector}"\n')
     yield running
     running.stop()
 

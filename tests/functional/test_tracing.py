@@ -7,13 +7,12 @@ import base64
 import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer, create, make_zip
+from tests.conftest import RunningServer, create, http_receiver, make_zip
 from tests.functional.test_async import log_lines, wait_for
 
 TRACE_ECHO = (
@@ -88,11 +87,8 @@ class _TraceHook(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def trace_hook() -> Iterator[str]:
     _TraceHook.headers_seen = []
-    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TraceHook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{hook.server_address[1]}/hook"
-    hook.shutdown()
-    hook.server_close()
+    with http_receiver(_TraceHook) as url:
+        yield url + "/hook"
 
 
 def test_the_trace_is_carried_through_event_invocations_to_destinations(
