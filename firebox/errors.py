@@ -89,6 +89,11 @@ class TooManyRequestsException(FireboxError):
     error_type = "User"
 
 
+class ZeroReservedConcurrency(TooManyRequestsException):
+    """The throttle of a function whose reserved concurrency is 0: the same 429 to a caller, but the async queue
+    takes its failure path at once (`ZeroReservedConcurrency`) instead of retrying."""
+
+
 class RequestEntityTooLargeException(FireboxError):
     code = "RequestEntityTooLargeException"
     status = 413

@@ -44,6 +44,7 @@ from firebox.dataplane.concurrency import ConcurrencyLimiter
 from firebox.dataplane.invoker import DataPlaneSettings, Invoker
 from firebox.dataplane.pool import EnvironmentPool
 from firebox.dataplane.provisioned import ProvisionedConcurrency
+from firebox.dataplane.router import Router
 from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
@@ -116,15 +117,15 @@ class Server:
         self.spares = SparePool(self.sandbox, self.zygotes)
         self.queue = AsyncQueue(self.store, self.executor)
         self.limiter = ConcurrencyLimiter(settings.concurrency_limit)
+        self.data_plane_settings = DataPlaneSettings(
+            settings.region,
+            settings.account_id,
+            self.endpoint_url,
+            billing_quantum_ms=settings.billing_quantum_ms,
+            bill_init=settings.bill_init,
+        )
         self.invoker = Invoker(
-            DataPlaneSettings(
-                settings.region,
-                settings.account_id,
-                self.endpoint_url,
-                billing_quantum_ms=settings.billing_quantum_ms,
-                bill_init=settings.bill_init,
-            ),
-            self.catalog,
+            self.data_plane_settings,
             self.pool,
             self.zygotes,
             self.sandbox,
@@ -132,8 +133,16 @@ class Server:
             self.code_files.layer_set,
             self.logs.emit if settings.telemetry else _discard_log,
             self.spares,
-            self.limiter,
             self.telemetry,
+        )
+        self.router = Router(
+            self.data_plane_settings,
+            self.catalog,
+            self.limiter,
+            self.invoker,
+            self.telemetry,
+            self.queue,
+            settings.async_payload_limit,
         )
         self.deliverer = Deliverer(
             self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint, self.telemetry
@@ -141,14 +150,14 @@ class Server:
         self.workers = AsyncWorkers(
             self.store,
             self.executor,
-            self.invoker,
+            self.router,
             self.queue,
             self.deliverer,
             settings.async_concurrency,
             settings.async_retry_scale,
             self.telemetry,
         )
-        self.provisioned = ProvisionedConcurrency(self.store, self.executor, self.invoker, self.pool)
+        self.provisioned = ProvisionedConcurrency(self.store, self.executor, self.catalog, self.invoker, self.pool)
         self.metrics = MetricsRecorder(self.store, self.executor, self.limiter, self.provisioned.allocated)
         self.telemetry.on_invocation(self.metrics.invocation)
         self.telemetry.on_throttle(self.metrics.throttle)
@@ -165,11 +174,9 @@ class Server:
                 policies=PolicyService(self.functions),
                 concurrency=ConcurrencyService(self.functions),
                 event_invoke=EventInvokeConfigService(self.functions),
-                queue=self.queue,
-                async_payload_limit=settings.async_payload_limit,
                 provisioned_configs=ProvisionedConfigService(self.functions),
                 provisioned=self.provisioned,
-                invoker=self.invoker,
+                router=self.router,
                 logs=self.logs,
                 ledger=self.ledger,
                 metrics=self.metrics,

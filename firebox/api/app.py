@@ -4,25 +4,24 @@ Outermost first:
 
 1. `RequestIdMiddleware`: gives every request an id, sends it back as `x-amzn-RequestId` on every response
    (errors included), and turns anything unexpected into a `ServiceException` response.
-2. `Dispatch`: Invoke requests go straight to `routes.invoke.InvokeEndpoint` (the hot path: no router, no
-   per-request objects); everything else to the Starlette application.
-3. Starlette's exception middleware: `FireboxError` → AWS error response; unknown paths and methods →
+2. `Dispatch`: Invoke requests go straight to `routes.invoke.InvokeEndpoint` (the hot path: no path tree, no
+   per-request objects); everything else to the operation registry (`firebox.api.operations`).
+3. The registry: the operation a method and path name → its handler (one module per resource family in
+   `firebox.api.routes`); `FireboxError` → AWS's error response; unknown paths and methods →
    `UnknownOperationException`.
-4. The router: one module per resource family in `firebox.api.routes`.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api import rpc
-from firebox.api.errors import error_response, unexpected_error_response
+from firebox.api.errors import unexpected_error_response
+from firebox.api.operations import Registry, rest
 from firebox.api.routes import (
     account,
     billing,
@@ -39,7 +38,6 @@ from firebox.api.routes import (
     versions,
 )
 from firebox.api.services import Services
-from firebox.errors import FireboxError, UnknownOperationException
 
 
 class RequestIdMiddleware:
@@ -71,47 +69,53 @@ class RequestIdMiddleware:
 
 
 class Dispatch:
-    def __init__(self, invoke: invoke.InvokeEndpoint, routes: ASGIApp) -> None:
+    def __init__(self, invoke: invoke.InvokeEndpoint, registry: Registry, services: Services) -> None:
         self.invoke = invoke
-        self.routes = routes
+        self.registry = registry
+        self.services = services
+        self.invoke_operation = registry.find("lambda", "Invoke")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            function = invoke.matches(scope)
-            if function is not None:
-                await self.invoke(scope, receive, send, function)
-                return
-        await self.routes(scope, receive, send)
+        if scope["type"] != "http":
+            return
+        scope["services"] = self.services
+        function = invoke.matches(scope)
+        if function is not None:
+            self.registry.called(self.invoke_operation, scope)
+            await self.invoke(scope, receive, send, function)
+            return
+        await self.registry(scope, receive, send)
 
 
-async def _firebox_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, FireboxError)
-    return error_response(exc)
+def build_registry() -> Registry:
+    """Every operation the server answers, Firebox's own endpoints included."""
+    registry = Registry(
+        [
+            rest("lambda", "Invoke", "POST", invoke.PATH, _fast_path_only),
+            *functions.operations,
+            *versions.operations,
+            *layers.operations,
+            *policies.operations,
+            *concurrency.operations,
+            *event_invoke.operations,
+            *provisioned.operations,
+            *tags.operations,
+            *account.operations,
+            *system.operations,
+            *billing.operations,
+            *prometheus.operations,
+            *rpc.operations,
+        ]
+    )
+    for operation in rpc.RpcEndpoints(registry).operations:
+        registry.add(operation)
+    return registry
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(UnknownOperationException(f"No Lambda operation matches {request.method} {request.url.path}"))
+async def _fast_path_only(_request: Request) -> Response:
+    raise AssertionError("Invoke is dispatched by Dispatch before the registry is asked")
 
 
 def build_app(services: Services) -> ASGIApp:
-    routes = Starlette(
-        routes=[
-            *functions.routes,
-            *versions.routes,
-            *layers.routes,
-            *policies.routes,
-            *concurrency.routes,
-            *event_invoke.routes,
-            *provisioned.routes,
-            *tags.routes,
-            *account.routes,
-            *system.routes,
-            *billing.routes,
-            *prometheus.routes,
-            *rpc.routes,
-        ],
-        exception_handlers={FireboxError: _firebox_error, HTTPException: _http_error},
-    )
-    routes.state.services = services
-    return RequestIdMiddleware(Dispatch(invoke.InvokeEndpoint(services), routes))
+    registry = build_registry()
+    return RequestIdMiddleware(Dispatch(invoke.InvokeEndpoint(services), registry, services))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import re
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -27,34 +26,28 @@ from typing import Any
 import cbor2
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.errors import rpc_error_response
 from firebox.api.http import read_body
+from firebox.api.operations import Registry, route, rpc
 from firebox.api.routes import cloudwatch, cloudwatch_logs
-from firebox.api.routes.rpc_types import Operation
 from firebox.api.services import services_of
-from firebox.errors import FireboxError, InvalidParameterException, UnknownOperationException
+from firebox.errors import FireboxError, InvalidParameterException
 
 RPC_BODY_LIMIT = 6_291_456
-_CBOR_PATH = re.compile(r"/service/([A-Za-z0-9_]+)/operation/([A-Za-z0-9]+)")
 JSON = "json"
 CBOR = "cbor"
 
 
-_TABLES: dict[str, Mapping[str, Operation]] = {
-    "Logs_20140328": cloudwatch_logs.OPERATIONS,
-    "GraniteServiceVersion20100801": cloudwatch.OPERATIONS,
-}
-"""Operation tables by JSON target prefix, which is also the CBOR service name."""
-
-
-def find(service: str, operation: str) -> Operation:
-    table = _TABLES.get(service)
-    handler = table.get(operation) if table is not None else None
-    if handler is None:
-        raise UnknownOperationException(f"Unknown operation {service}.{operation}")
-    return handler
+CLOUDWATCH = "GraniteServiceVersion20100801"
+operations = [
+    *(rpc("logs", "Logs_20140328", name, handler) for name, handler in cloudwatch_logs.OPERATIONS.items()),
+    *(
+        rpc("cloudwatch", "GraniteServiceVersion20100801", name, handler)
+        for name, handler in cloudwatch.OPERATIONS.items()
+    ),
+]
+"""The RPC operations, by JSON target prefix (which is also the CBOR service name)."""
 
 
 def timestamp_ms(value: Any, member: str) -> int:
@@ -119,36 +112,40 @@ def _gunzip(raw: bytes) -> bytes:
     return body
 
 
-async def _call(request: Request, service: str, operation: str, protocol: str) -> Response:
-    services = services_of(request)
-    try:
-        handler = find(service, operation)
-        raw = await read_body(request, operation, RPC_BODY_LIMIT)
-        if request.headers.get("content-encoding", "").lower() == "gzip":
-            raw = _gunzip(raw)
-        params = _decode(raw, protocol)
-        result = await handler(services, params)
-    except FireboxError as error:
-        return rpc_error_response(error, protocol, request.headers.get("x-amzn-query-mode") == "true")
-    if protocol == CBOR:
-        return Response(encode(result, CBOR), media_type="application/cbor", headers={"smithy-protocol": "rpc-v2-cbor"})
-    content_type = request.headers.get("content-type", "application/x-amz-json-1.1")
-    return Response(encode(result, JSON), media_type=content_type)
+class RpcEndpoints:
+    """`POST /` (AWS JSON, the operation in `X-Amz-Target`) and `POST /service/<service>/operation/<operation>`
+    (RPC v2 CBOR): the RPC operation is found in the registry, then called like any other."""
 
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.operations = [
+            route("RpcJson", "POST", "/", self.json_rpc),
+            route("RpcCbor", "POST", "/service/{service}/operation/{operation}", self.cbor_rpc),
+        ]
 
-async def json_rpc(request: Request) -> Response:
-    target = request.headers.get("x-amz-target", "")
-    service, _, operation = target.rpartition(".")
-    return await _call(request, service, operation, JSON)
+    async def json_rpc(self, request: Request) -> Response:
+        target = request.headers.get("x-amz-target", "")
+        service, _, operation = target.rpartition(".")
+        return await self._call(request, service, operation, JSON)
 
+    async def cbor_rpc(self, request: Request) -> Response:
+        return await self._call(request, request.path_params["service"], request.path_params["operation"], CBOR)
 
-async def cbor_rpc(request: Request) -> Response:
-    match = _CBOR_PATH.fullmatch(request.url.path)
-    assert match is not None
-    return await _call(request, match.group(1), match.group(2), CBOR)
-
-
-routes = [
-    Route("/", json_rpc, methods=["POST"]),
-    Route("/service/{service}/operation/{operation}", cbor_rpc, methods=["POST"]),
-]
+    async def _call(self, request: Request, target: str, name: str, protocol: str) -> Response:
+        services = services_of(request)
+        try:
+            operation = self.registry.rpc(target, name)
+            self.registry.called(operation, request.scope)
+            raw = await read_body(request, name, RPC_BODY_LIMIT)
+            if request.headers.get("content-encoding", "").lower() == "gzip":
+                raw = _gunzip(raw)
+            params = _decode(raw, protocol)
+            result = await operation.handler(services, params)
+        except FireboxError as error:
+            return rpc_error_response(error, protocol, request.headers.get("x-amzn-query-mode") == "true")
+        if protocol == CBOR:
+            return Response(
+                encode(result, CBOR), media_type="application/cbor", headers={"smithy-protocol": "rpc-v2-cbor"}
+            )
+        content_type = request.headers.get("content-type", "application/x-amz-json-1.1")
+        return Response(encode(result, JSON), media_type=content_type)

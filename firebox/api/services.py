@@ -1,4 +1,5 @@
-"""What the API calls into, composed by `firebox.server` and reached from a request with `services_of`."""
+"""What the API calls into, composed by `firebox.server` and reached from a request with `services_of` (the
+dispatcher puts it in every request's scope)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.control.concurrency import ConcurrencyService
 from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
@@ -14,8 +14,8 @@ from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
 from firebox.control.versions import VersionService
-from firebox.dataplane.invoker import Invoker
 from firebox.dataplane.provisioned import ProvisionedConcurrency
+from firebox.dataplane.router import Router
 from firebox.observability.ledger import Ledger
 from firebox.observability.logs import LogWriter
 from firebox.observability.metrics import MetricsRecorder
@@ -31,11 +31,9 @@ class Services:
     policies: PolicyService
     concurrency: ConcurrencyService
     event_invoke: EventInvokeConfigService
-    queue: AsyncQueue
-    async_payload_limit: int
     provisioned_configs: ProvisionedConfigService
     provisioned: ProvisionedConcurrency
-    invoker: Invoker
+    router: Router
     logs: LogWriter
     ledger: Ledger
     metrics: MetricsRecorder
@@ -44,5 +42,5 @@ class Services:
 
 
 def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services: Services = request.scope["services"]
     return services

@@ -31,12 +31,25 @@ from typing import Any
 
 from firebox.asyncinvoke.destinations import Deliverer, is_sqs, is_webhook
 from firebox.asyncinvoke.queue import AsyncQueue
-from firebox.dataplane.invoker import Invoker
-from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
-from firebox.models.arn import parse_function_id
+from firebox.dataplane.router import Router
+from firebox.errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+    ValidationException,
+    ZeroReservedConcurrency,
+)
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import LATEST
-from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
+from firebox.models.invocation import (
+    FunctionRef,
+    InvocationResult,
+    InvocationSource,
+    InvocationType,
+    InvokeRequest,
+    Outcome,
+)
 from firebox.observability.telemetry import Telemetry
 from firebox.observability.tracing import continue_trace
 from firebox.store.base import AsyncStore
@@ -53,7 +66,7 @@ class AsyncWorkers:
         self,
         store: AsyncStore,
         executor: Executor,
-        invoker: Invoker,
+        router: Router,
         queue: AsyncQueue,
         deliverer: Deliverer,
         concurrency: int,
@@ -64,8 +77,7 @@ class AsyncWorkers:
         self._deliverer = deliverer
         self._store = store
         self._executor = executor
-        self._invoker = invoker
-        self._queue = queue
+        self._router = router
         self.concurrency = concurrency
         self.retry_scale = retry_scale
         self._running: set[asyncio.Task[None]] = set()
@@ -114,37 +126,30 @@ class AsyncWorkers:
         config = await self._run(self._store.get_event_invoke_config, event.function_name, qualifier)
         config = config or EventInvokeConfig()
         now = time.time()
-        try:
-            function = await self._invoker.prepare(event.function_name, event.qualifier)
-        except ResourceNotFoundException:
-            log.warning("dropping async event %s: %s no longer exists", event.request_id, event.invoked_arn)
-            self._telemetry.count("AsyncEventsDropped", event.function_name, 1, now)
-            await self._run(self._store.finish_event, event.id)
-            return
-        except ResourceConflictException:  # not invocable yet (Pending): like a throttle
-            await self._back_off(event, now)
-            return
-        dead_letter = function.dead_letter_target
         if now - event.enqueued_at > config.event_age:
-            await self._fail(event, config, "EventAgeExceeded", event.attempts, None, dead_letter)
-            return
-        reserved, _ = await self._invoker.catalog.reserved(event.function_name)
-        if reserved == 0:
-            await self._fail(event, config, "ZeroReservedConcurrency", 0, None, dead_letter)
+            await self._fail(event, config, "EventAgeExceeded", event.attempts, None)
             return
         request = InvokeRequest(
-            function=event.invoked_arn,
-            qualifier=event.qualifier,
+            function=FunctionRef(event.function_name, event.qualifier, event.invoked_arn),
             payload=event.payload,
             request_id=event.request_id,
             invocation_type=InvocationType.EVENT,
+            source=_source(event.source),
             trace_id=continue_trace(event.trace_id),
             enqueued_at=event.enqueued_at,
         )
         self._telemetry.count("AsyncEventAge", event.function_name, (now - event.enqueued_at) * 1000, now)
         try:
-            result = await self._invoker.run(function, request)
-        except TooManyRequestsException:
+            result = await self._router.invoke(request)
+        except ResourceNotFoundException:
+            log.warning("dropping async event %s: %s no longer exists", event.request_id, event.invoked_arn)
+            self._telemetry.count("AsyncEventsDropped", event.function_name, 1, now)
+            await self._run(self._store.finish_event, event.id)
+            return
+        except ZeroReservedConcurrency:
+            await self._fail(event, config, "ZeroReservedConcurrency", 0, None)
+            return
+        except (TooManyRequestsException, ResourceConflictException):  # throttled, or not invocable yet (Pending)
             await self._back_off(event, now)
             return
         except Exception:  # a platform failure: try again later, without using up a retry
@@ -160,11 +165,11 @@ class AsyncWorkers:
             await self._run(self._store.finish_event, event.id)
             return
         if attempts > config.retries:
-            await self._fail(event, config, "RetriesExhausted", attempts, result, dead_letter)
+            await self._fail(event, config, "RetriesExhausted", attempts, result)
             return
         retry_at = time.time() + RETRY_DELAY_SECONDS * attempts * self.retry_scale
         if retry_at - event.enqueued_at > config.event_age:
-            await self._fail(event, config, "EventAgeExceeded", attempts, result, dead_letter)
+            await self._fail(event, config, "EventAgeExceeded", attempts, result)
             return
         await self._run(self._store.requeue_event, event.id, retry_at, attempts)
 
@@ -180,10 +185,10 @@ class AsyncWorkers:
         condition: str,
         attempts: int,
         result: InvocationResult | None,
-        dead_letter: str | None,
     ) -> None:
         """The failure path: the OnFailure destination and the dead-letter queue, whichever are configured."""
         assert event.id is not None
+        dead_letter = await self._dead_letter_target(event, result)
         log.info("async event %s of %s failed: %s", event.request_id, event.invoked_arn, condition)
         self._telemetry.count("AsyncEventsDropped", event.function_name, 1, time.time())
         await self._deliver(config.on_failure, self._record(event, condition, attempts, result), event, result)
@@ -207,6 +212,15 @@ class AsyncWorkers:
             self._deliverer.wake()
         await self._run(self._store.finish_event, event.id)
 
+    async def _dead_letter_target(self, event: AsyncEvent, result: InvocationResult | None) -> str | None:
+        """The DeadLetterConfig of the version that ran (or that the event's qualifier names, if none ran)."""
+        ref = FunctionRef(event.function_name, event.qualifier, event.invoked_arn)
+        try:
+            config = await self._router.configuration(ref, result.executed_version if result else None)
+        except ResourceNotFoundException:
+            return None
+        return config.dead_letter_target
+
     def _record(
         self, event: AsyncEvent, condition: str, attempts: int, result: InvocationResult | None
     ) -> dict[str, Any]:
@@ -216,7 +230,7 @@ class AsyncWorkers:
             "timestamp": _iso(time.time()),
             "requestContext": {
                 "requestId": event.request_id,
-                "functionArn": event.invoked_arn,
+                "functionArn": event.invoked_arn if event.qualifier else f"{event.invoked_arn}:{LATEST}",
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
@@ -247,24 +261,29 @@ class AsyncWorkers:
             await self._run(self._store.add_delivery, delivery)
             self._deliverer.wake()
             return
-        target = parse_function_id(destination)
-        if target is None:
-            log.error("destination %s cannot be delivered to; the record is dropped", destination)
-            self._telemetry.count("DestinationDeliveryFailures", event.function_name, 1, time.time())
-            return
-        now = time.time()
-        await self._queue.enqueue(
-            AsyncEvent(
-                request_id=str(uuid.uuid4()),
-                function_name=target.name,
-                qualifier=target.qualifier,
-                invoked_arn=destination,
-                payload=json.dumps(record).encode(),
-                enqueued_at=now,
-                not_before=now,
-                trace_id=trace_id,
+        try:
+            target = self._router.resolve(destination)
+            await self._router.submit(
+                InvokeRequest(
+                    function=target,
+                    payload=json.dumps(record).encode(),
+                    request_id=str(uuid.uuid4()),
+                    invocation_type=InvocationType.EVENT,
+                    source=InvocationSource.DESTINATION,
+                    trace_id=trace_id,
+                ),
+                require_active=False,
             )
-        )
+        except (ResourceNotFoundException, InvalidParameterValueException, ValidationException) as exc:
+            log.error("destination %s cannot be delivered to (%s); the record is dropped", destination, exc.message)
+            self._telemetry.count("DestinationDeliveryFailures", event.function_name, 1, time.time())
+
+
+def _source(text: str) -> InvocationSource:
+    try:
+        return InvocationSource(text)
+    except ValueError:  # written by a newer release: still an invocation, from somewhere
+        return InvocationSource.API
 
 
 def _trace_of(event: AsyncEvent, result: InvocationResult | None) -> str | None:

@@ -41,6 +41,7 @@ from firebox.models.function import (
     State,
 )
 from firebox.models.requests import CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration
+from firebox.names import check_function_name, resolve_function
 from firebox.store.base import Store
 from firebox.store.code_files import CodeFiles
 
@@ -92,21 +93,7 @@ class FunctionService:
 
     def resolve(self, text: str, qualifier: str | None = None) -> FunctionId:
         """Turn a FunctionName path value (name, partial or full ARN, maybe qualified) into a FunctionId here."""
-        fid = parse_function_id(text)
-        if fid is None:
-            rules.check_function_name(text)  # raises the validation error AWS gives
-            raise ResourceNotFoundException(f"Function not found: {self.arn(text)}")
-        if fid.region and fid.region != self.settings.region:
-            raise ResourceNotFoundException(
-                f"Functions from '{fid.region}' are not reachable in this region ('{self.settings.region}')"
-            )
-        if fid.account and fid.account != self.settings.account_id:
-            raise ResourceNotFoundException(f"Function not found: {text}")
-        if qualifier and fid.qualifier and qualifier != fid.qualifier:
-            raise InvalidParameterValueException(
-                "The derived qualifier from the function name does not match the specified qualifier."
-            )
-        return dataclasses.replace(fid, qualifier=qualifier or fid.qualifier)
+        return resolve_function(text, qualifier, self.settings.region, self.settings.account_id)
 
     def unqualified(self, text: str, message: str) -> str:
         fid = self.resolve(text)
@@ -168,7 +155,7 @@ class FunctionService:
         return config
 
     def _create(self, request: CreateFunction) -> FunctionConfig:
-        rules.check_function_name(request.name)
+        check_function_name(request.name)
         changes = request.changes
         rules.check_unsupported(changes)
         if not changes.get("runtime") or not changes.get("handler"):

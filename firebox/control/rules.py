@@ -9,8 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from firebox.errors import InvalidParameterValueException, ValidationException
-from firebox.models.arn import FUNCTION_NAME
+from firebox.errors import InvalidParameterValueException
 
 RESERVED_ENVIRONMENT_KEYS = frozenset(
     {
@@ -37,17 +36,6 @@ RESERVED_ENVIRONMENT_KEYS = frozenset(
 MAX_ENVIRONMENT_BYTES = 4096
 DEPRECATED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
 MAX_TAGS = 50
-
-
-def check_function_name(name: str) -> None:
-    if len(name) > 64:
-        raise InvalidParameterValueException(
-            ValidationException.of([(name, "functionName", "Member must have length less than or equal to 64")]).message
-        )
-    if not FUNCTION_NAME.fullmatch(name):
-        raise ValidationException.of(
-            [(name, "functionName", "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+")]
-        )
 
 
 def check_runtime(runtime: str, available: Mapping[str, str]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Protocol
 
-from firebox.models.function import Alias, FunctionConfig
+from firebox.models.function import LATEST, Alias, FunctionConfig
 from firebox.store.base import AliasStore, FunctionStore
 
 
@@ -44,6 +44,19 @@ class FunctionCatalog:
         self._total_reserved = None
         for listener in self._listeners:
             listener(name)
+
+    async def resolve(self, name: str, qualifier: str | None, draw: float | None = None) -> FunctionConfig | None:
+        """The configuration a qualifier names: `$LATEST` (None), a version, or an alias's version: its primary
+        one, or with `draw` (uniform in [0, 1)) the additional version when the draw falls under its weight."""
+        version = qualifier or LATEST
+        if not (version == LATEST or version.isdigit()):
+            alias = await self.alias(name, version)
+            if alias is None:
+                return None
+            version = alias.function_version
+            if draw is not None and alias.additional_version is not None and draw < alias.additional_weight:
+                version = alias.additional_version
+        return await self.get(name, version)
 
     async def get(self, name: str, version: str) -> FunctionConfig | None:
         cached = self._configs.get((name, version))

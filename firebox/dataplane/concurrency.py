@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from firebox.errors import TooManyRequestsException
+from firebox.errors import TooManyRequestsException, ZeroReservedConcurrency
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 UNRESERVED = "ConcurrentInvocationLimitExceeded"
@@ -31,6 +31,8 @@ class ConcurrencyLimiter:
         was counted in the unreserved pool (pass that to `release`)."""
         if reserved is not None:
             if self._running[function] >= reserved:
+                if reserved == 0:
+                    raise ZeroReservedConcurrency("Rate Exceeded.", Reason=RESERVED)
                 raise TooManyRequestsException("Rate Exceeded.", Reason=RESERVED)
             self._running[function] += 1
             self._peak(function)

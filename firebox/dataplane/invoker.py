@@ -1,6 +1,6 @@
-"""The invocation path: a resolved function → an environment (warm, or a cold start from the zygote) → a result.
+"""Running an invocation the router has admitted: a configuration → an environment (warm, or a cold start from
+the zygote) → a result.
 
-    prepare(name, qualifier)   the function's configuration; 404 unknown, 409 not invocable
     run(config, request)       take an idle environment of exactly this configuration (LIFO) or create one,
                                initialise it if it has no runtime (cold start, or after a reset), send the event,
                                wait for the answer or the deadline, and build Lambda's log lines and result
@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import signal
 import time
 import uuid
@@ -22,16 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from firebox.dataplane.catalog import FunctionCatalog
-from firebox.dataplane.concurrency import ConcurrencyLimiter
 from firebox.dataplane.environment import Answer, Environment, EnvironmentState, InitOutcome, RuntimeGone
 from firebox.dataplane.pool import EnvironmentPool, environment_key
 from firebox.dataplane.sandbox import Sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
-from firebox.errors import ResourceConflictException, ResourceNotFoundException, TooManyRequestsException
-from firebox.models.arn import function_arn
-from firebox.models.function import LATEST, FunctionConfig, State
+from firebox.models.function import LATEST, FunctionConfig
 from firebox.models.invocation import InvocationResult, InvocationType, InvokeRequest, Outcome
 from firebox.models.telemetry import InvocationRecord
 from firebox.observability.billing import billed_duration_ms
@@ -78,7 +73,6 @@ class Invoker:
     def __init__(
         self,
         settings: DataPlaneSettings,
-        catalog: FunctionCatalog,
         pool: EnvironmentPool,
         zygotes: Mapping[str, Zygote],
         sandbox: Sandbox,
@@ -86,14 +80,11 @@ class Invoker:
         layer_dir: Callable[[list[str]], Path],
         log_sink: Callable[[FunctionConfig, str, str], None],
         spares: SparePool,
-        limiter: ConcurrencyLimiter,
         telemetry: Telemetry,
     ) -> None:
         self.telemetry = telemetry
         self.spares = spares
-        self.limiter = limiter
         self.settings = settings
-        self.catalog = catalog
         self.pool = pool
         self.zygotes = zygotes
         self.sandbox = sandbox
@@ -102,39 +93,9 @@ class Invoker:
         self._log_sink = log_sink
         self._base_environments: dict[str, dict[str, str]] = {}
 
-    async def prepare(self, name: str, qualifier: str | None) -> FunctionConfig:
-        """The configuration to run: `$LATEST`, a version, or the version an alias picks (by its weights)."""
-        version = qualifier or LATEST
-        if not (version == LATEST or version.isdigit()):
-            alias = await self.catalog.alias(name, version)
-            if alias is not None:
-                version = alias.function_version
-                if alias.additional_version is not None and random.random() < alias.additional_weight:
-                    version = alias.additional_version
-        config = await self.catalog.get(name, version)
-        if config is None:
-            arn = function_arn(self.settings.region, self.settings.account_id, name)
-            raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier or LATEST}")
-        if config.state is not State.ACTIVE:
-            raise ResourceConflictException(
-                "The operation cannot be performed at this time. The function is currently in the following state: "
-                + config.state.value
-            )
-        return config
-
     async def run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
-        reserved, total_reserved = await self.catalog.reserved(config.name)
-        try:
-            unreserved = self.limiter.admit(config.name, reserved, total_reserved)  # 429 when over the limit
-        except TooManyRequestsException:
-            self.telemetry.throttle(config.name, _resource(config, request), time.time())
-            raise
-        try:
-            return await self._run(config, request)
-        finally:
-            self.limiter.release(config.name, unreserved)
-
-    async def _run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
+        """Run an admitted invocation of `config` in an idle environment of exactly this configuration (LIFO), or
+        in a new one."""
         key = environment_key(config)
         env = self.pool.acquire_nowait(config, key)
         fresh = env is None
@@ -142,7 +103,7 @@ class Invoker:
             env = self.new_environment(config, key)
             self.pool.add(env)
         try:
-            return await self._run_in(env, fresh, config, request)
+            return await self._execute(env, fresh, config, request)
         finally:
             self.pool.release(env)
 
@@ -164,7 +125,7 @@ class Invoker:
             spare=self.spares.take(config.runtime),
         )
 
-    async def _run_in(
+    async def _execute(
         self, env: Environment, fresh: bool, config: FunctionConfig, request: InvokeRequest
     ) -> InvocationResult:
         request_id = request.request_id
@@ -185,7 +146,7 @@ class Invoker:
                 "type": "invoke",
                 "request_id": request_id,
                 "deadline_ms": int((time.time() + timeout) * 1000),
-                "invoked_arn": request.function if request.function.startswith("arn:") else self._arn(config, request),
+                "invoked_arn": request.function.arn,
                 "client_context": request.client_context,
                 "trace_id": trace_id,
             }
@@ -245,9 +206,9 @@ class Invoker:
         self.telemetry.invocation(
             InvocationRecord(
                 function=config.name,
-                resource=_resource(config, request),
+                resource=_resource(request),
                 executed_version=config.version,
-                alias=request.qualifier is not None and not _is_version(request.qualifier),
+                alias=request.function.qualifier is not None and not _is_version(request.function.qualifier),
                 outcome=outcome,
                 timestamp=time.time(),
                 duration_ms=duration_ms,
@@ -354,9 +315,6 @@ class Invoker:
             "Status: error\tError Type: Runtime.ExitError",
         )
 
-    def _arn(self, config: FunctionConfig, request: InvokeRequest) -> str:
-        return function_arn(self.settings.region, self.settings.account_id, config.name, request.qualifier)
-
     def _base_environment(self, runtime: str) -> dict[str, str]:
         base = self._base_environments.get(runtime)
         if base is None:
@@ -406,9 +364,10 @@ def _is_version(qualifier: str) -> bool:
     return qualifier == LATEST or qualifier.isdigit()
 
 
-def _resource(config: FunctionConfig, request: InvokeRequest) -> str | None:
+def _resource(request: InvokeRequest) -> str | None:
     """CloudWatch's `Resource` dimension: `function:qualifier` when the caller named one."""
-    return f"{config.name}:{request.qualifier}" if request.qualifier else None
+    ref = request.function
+    return f"{ref.name}:{ref.qualifier}" if ref.qualifier else None
 
 
 def _iso_now() -> str:

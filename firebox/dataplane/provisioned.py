@@ -15,6 +15,7 @@ import logging
 from concurrent.futures import Executor
 from typing import Any
 
+from firebox.dataplane.catalog import FunctionCatalog
 from firebox.dataplane.environment import Environment, EnvironmentState
 from firebox.dataplane.invoker import Invoker
 from firebox.dataplane.pool import EnvironmentPool, environment_key
@@ -27,8 +28,16 @@ RECONCILE_SECONDS = 1.0
 
 
 class ProvisionedConcurrency:
-    def __init__(self, store: ProvisionedStore, executor: Executor, invoker: Invoker, pool: EnvironmentPool) -> None:
+    def __init__(
+        self,
+        store: ProvisionedStore,
+        executor: Executor,
+        catalog: FunctionCatalog,
+        invoker: Invoker,
+        pool: EnvironmentPool,
+    ) -> None:
         self._store = store
+        self._catalog = catalog
         self._executor = executor
         self._invoker = invoker
         self._pool = pool
@@ -63,7 +72,7 @@ class ProvisionedConcurrency:
         for target in [t for t in self._kept if t not in wanted]:
             self._give_back(target, 0)
         for target, requested in wanted.items():
-            config = await self._config(*target)
+            config = await self._catalog.resolve(*target)  # an alias: its primary version
             if config is None:
                 continue
             key = environment_key(config)
@@ -86,16 +95,6 @@ class ProvisionedConcurrency:
             self._pool.release_provisioned(kept.pop())
         if keep == 0:
             self._kept.pop(target, None)
-
-    async def _config(self, name: str, qualifier: str) -> FunctionConfig | None:
-        catalog = self._invoker.catalog
-        version = qualifier
-        if not qualifier.isdigit():
-            alias = await catalog.alias(name, qualifier)
-            if alias is None:
-                return None
-            version = alias.function_version
-        return await catalog.get(name, version)
 
     async def _initialised(self, config: FunctionConfig, key: str) -> Environment | None:
         env = self._invoker.new_environment(config, key, provisioned=True)

@@ -23,6 +23,8 @@ class AsyncEvent:
     """Assigned by the store."""
     trace_id: str | None = None
     """The X-Ray trace the event belongs to (from the caller, or started when it was accepted)."""
+    source: str = "api"
+    """The `InvocationSource` it was submitted through (api, destination, schedule, ...)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Invocations: what the API hands the data plane, and what comes back."""
+"""Invocations: what an edge or a trigger hands the data plane's router, and what comes back."""
 
 from __future__ import annotations
 
@@ -25,14 +25,44 @@ class Outcome(StrEnum):
     OUT_OF_MEMORY = "out_of_memory"
 
 
+class InvocationSource(StrEnum):
+    """Who asked for an invocation: the edge or trigger it entered the data plane through."""
+
+    API = "api"  # Invoke on the Lambda API
+    URL = "url"  # a function URL
+    APIGW = "apigw"  # an API Gateway route or method
+    ESM = "esm"  # an event source mapping's poller
+    SCHEDULE = "schedule"  # an EventBridge rule or schedule
+    DESTINATION = "destination"  # an asynchronous invocation's destination record
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """A function as resolved once at the edge: its name, the qualifier the caller named, and the ARN it was
+    invoked by (qualified when a qualifier was named), which the handler sees as `invoked_function_arn`."""
+
+    name: str
+    qualifier: str | None
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, once requests are authenticated: the IAM identity's ARN and its account."""
+
+    arn: str
+    account: str
+
+
 @dataclass(frozen=True, slots=True)
 class InvokeRequest:
-    function: str
-    """FunctionName as given: a name, partial or full ARN, perhaps with a qualifier."""
-    qualifier: str | None
+    function: FunctionRef
     payload: bytes
     request_id: str
     invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
+    source: InvocationSource = InvocationSource.API
+    principal: Principal | None = None
+    """The authenticated caller; None until the API authenticates requests."""
     client_context: dict[str, Any] | None = None
     trace_id: str | None = None
     """The X-Ray trace header the caller sent (`Root=1-...;Parent=...;Sampled=...`), or None to start a trace."""

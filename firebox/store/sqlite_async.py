@@ -11,7 +11,8 @@ from typing import Any
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 
 _EVENT_COLUMNS = (
-    "request_id, function_name, qualifier, invoked_arn, payload, enqueued_at, not_before, attempts, id, trace_id"
+    "request_id, function_name, qualifier, invoked_arn, payload, enqueued_at, not_before, attempts, id, trace_id,"
+    " source"
 )
 
 
@@ -24,7 +25,7 @@ class AsyncQueueAndConfigs:
         with self._write() as conn:
             conn.executemany(
                 "INSERT INTO async_events (request_id, function_name, qualifier, invoked_arn, payload, enqueued_at,"
-                " not_before, attempts, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " not_before, attempts, trace_id, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.request_id,
@@ -36,6 +37,7 @@ class AsyncQueueAndConfigs:
                         e.not_before,
                         e.attempts,
                         e.trace_id,
+                        e.source,
                     )
                     for e in events
                 ],

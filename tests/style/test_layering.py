@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "firebox"
-BASE = {"errors", "clock", "config", "outbound"}
+BASE = {"errors", "clock", "config", "outbound", "names"}
 """Shared leaf modules: importable by every layer except models and the in-sandbox bootstrap."""
 
 ALLOWED: dict[str, set[str]] = {
@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),
     "config": set(),
     "outbound": set(),
+    "names": {"models", "errors"},
     "runtimes": set(),
     "store": {"models"} | BASE,
     "control": {"models", "store", "runtimes"} | BASE,

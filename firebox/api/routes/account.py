@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import MAX_ZIPPED_BYTES, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.control.archive import MAX_UNZIPPED_BYTES
 
@@ -31,7 +31,4 @@ async def get_account_settings(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/2016-08-19/account-settings", get_account_settings, methods=["GET"]),
-    Route("/2016-08-19/account-settings/", get_account_settings, methods=["GET"]),
-]
+operations = [rest("lambda", "GetAccountSettings", "GET", "/2016-08-19/account-settings", get_account_settings)]

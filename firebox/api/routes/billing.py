@@ -12,9 +12,9 @@ import time
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import json_response
+from firebox.api.operations import route
 from firebox.api.services import services_of
 from firebox.errors import InvalidParameterValueException
 from firebox.observability.ledger import month_of
@@ -36,4 +36,4 @@ async def cost(request: Request) -> Response:
     return json_response(await services.ledger.report(month, function))
 
 
-routes = [Route("/firebox/cost", cost, methods=["GET"])]
+operations = [route("GetCost", "GET", "/firebox/cost", cost)]

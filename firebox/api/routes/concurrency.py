@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.errors import ValidationException
 
@@ -30,8 +30,18 @@ async def delete_function_concurrency(request: Request) -> Response:
     return empty_response(204)
 
 
-routes = [
-    Route("/2017-10-31/functions/{name}/concurrency", put_function_concurrency, methods=["PUT"]),
-    Route("/2019-09-30/functions/{name}/concurrency", get_function_concurrency, methods=["GET"]),
-    Route("/2017-10-31/functions/{name}/concurrency", delete_function_concurrency, methods=["DELETE"]),
+operations = [
+    rest(
+        "lambda", "PutFunctionConcurrency", "PUT", "/2017-10-31/functions/{name}/concurrency", put_function_concurrency
+    ),
+    rest(
+        "lambda", "GetFunctionConcurrency", "GET", "/2019-09-30/functions/{name}/concurrency", get_function_concurrency
+    ),
+    rest(
+        "lambda",
+        "DeleteFunctionConcurrency",
+        "DELETE",
+        "/2017-10-31/functions/{name}/concurrency",
+        delete_function_concurrency,
+    ),
 ]

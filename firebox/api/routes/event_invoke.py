@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 
 PATH = "/2019-09-25/functions/{name}/event-invoke-config"
@@ -42,9 +42,10 @@ async def list_configs(request: Request) -> Response:
     )
 
 
-routes = [
-    Route(PATH, put_config, methods=["PUT", "POST"]),
-    Route(PATH, get_config, methods=["GET"]),
-    Route(PATH, delete_config, methods=["DELETE"]),
-    Route(PATH + "/list", list_configs, methods=["GET"]),
+operations = [
+    rest("lambda", "PutFunctionEventInvokeConfig", "PUT", PATH, put_config),
+    rest("lambda", "UpdateFunctionEventInvokeConfig", "POST", PATH, put_config),
+    rest("lambda", "GetFunctionEventInvokeConfig", "GET", PATH, get_config),
+    rest("lambda", "DeleteFunctionEventInvokeConfig", "DELETE", PATH, delete_config),
+    rest("lambda", "ListFunctionEventInvokeConfigs", "GET", PATH + "/list", list_configs),
 ]

@@ -7,7 +7,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api import shapes
 from firebox.api.http import (
@@ -20,6 +19,7 @@ from firebox.api.http import (
     json_body,
     json_response,
 )
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import InvalidParameterValueException, ValidationException
@@ -159,13 +159,14 @@ async def delete_function(request: Request) -> Response:
     return empty_response(204)
 
 
-routes = [
-    Route(PREFIX, create_function, methods=["POST"]),
-    Route(PREFIX, list_functions, methods=["GET"]),
-    Route(PREFIX + "/", list_functions, methods=["GET"]),
-    Route(PREFIX + "/{name}", get_function, methods=["GET"]),
-    Route(PREFIX + "/{name}", delete_function, methods=["DELETE"]),
-    Route(PREFIX + "/{name}/configuration", get_function_configuration, methods=["GET"]),
-    Route(PREFIX + "/{name}/configuration", update_function_configuration, methods=["PUT"]),
-    Route(PREFIX + "/{name}/code", update_function_code, methods=["PUT"]),
+operations = [
+    rest("lambda", "CreateFunction", "POST", PREFIX, create_function),
+    rest("lambda", "ListFunctions", "GET", PREFIX, list_functions),
+    rest("lambda", "GetFunction", "GET", PREFIX + "/{name}", get_function),
+    rest("lambda", "DeleteFunction", "DELETE", PREFIX + "/{name}", delete_function),
+    rest("lambda", "GetFunctionConfiguration", "GET", PREFIX + "/{name}/configuration", get_function_configuration),
+    rest(
+        "lambda", "UpdateFunctionConfiguration", "PUT", PREFIX + "/{name}/configuration", update_function_configuration
+    ),
+    rest("lambda", "UpdateFunctionCode", "PUT", PREFIX + "/{name}/code", update_function_code),
 ]

@@ -4,8 +4,10 @@ This is the hot path, so it is a plain ASGI endpoint rather than a Starlette rou
 request whose method and path match `matches()` here and everything else to the router. It still goes through the
 request-id middleware, and its errors through `firebox.api.errors`, like every other operation.
 
-Order of checks, as Lambda's: resolve the function and qualifier (404) → its state (409) → payload size (413) →
-payload is JSON (400) → run. The request id in `x-amzn-RequestId` is the one the function sees.
+The edge only translates: headers and body → an `InvokeRequest` for the router (`firebox.dataplane.router`), and the
+result → Lambda's response. Order of checks: the headers (400) → the FunctionName (400/404) → payload size (413) and
+JSON (400) → the router: the function and qualifier (404), its state (409), concurrency (429) → run. The request id in
+`x-amzn-RequestId` is the one the function sees.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import base64
 import binascii
 import json
 import re
-import time
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -22,20 +23,14 @@ from starlette.types import Receive, Scope, Send
 
 from firebox.api.errors import error_response
 from firebox.api.services import Services
-from firebox.errors import (
-    FireboxError,
-    InvalidRequestContentException,
-    RequestEntityTooLargeException,
-    ValidationException,
-)
-from firebox.models.asynchronous import AsyncEvent
-from firebox.models.function import LATEST
-from firebox.models.invocation import InvocationType, InvokeRequest
-from firebox.observability.tracing import continue_trace, new_trace_id
+from firebox.dataplane.router import Router
+from firebox.errors import FireboxError, InvalidRequestContentException, ValidationException
+from firebox.models.invocation import InvocationSource, InvocationType, InvokeRequest
+from firebox.observability.tracing import continue_trace
 
-SYNC_PAYLOAD_LIMIT = 6_291_456
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_LIMIT = 3583
+PATH = "/2015-03-31/functions/{name}/invocations"
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 _TYPES = {t.value: t for t in (InvocationType.EVENT, InvocationType.REQUEST_RESPONSE, InvocationType.DRY_RUN)}
 
@@ -67,46 +62,29 @@ class InvokeEndpoint:
         self, scope: Scope, receive: Receive, function: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = dict(scope["headers"])
-        trace_id = continue_trace(headers.get(b"x-amzn-trace-id", b"").decode("latin-1"))
+        router = self.services.router
         invocation_type = _invocation_type(headers)
         tail = _log_tail(headers)
         client_context = _client_context(headers)
         query = scope["query_string"]
         qualifier = parse_qs(query.decode()).get("Qualifier", [None])[0] if query else None
-        fid = self.services.functions.resolve(function, qualifier)
-        config = await self.services.invoker.prepare(fid.name, fid.qualifier)
+        ref = router.resolve(function, qualifier)
+        payload = await _payload(receive, router, invocation_type)
+        request = InvokeRequest(
+            function=ref,
+            payload=payload,
+            request_id=scope["state"]["request_id"],
+            invocation_type=invocation_type,
+            source=InvocationSource.API,
+            client_context=client_context,
+            trace_id=continue_trace(headers.get(b"x-amzn-trace-id", b"").decode("latin-1")),
+        )
+        if invocation_type is InvocationType.EVENT:
+            await router.submit(request)  # committed: only now is the event acknowledged
+            return 202, [], b""
+        result = await router.invoke(request)
         if invocation_type is InvocationType.DRY_RUN:
             return 204, [], b""
-        if invocation_type is InvocationType.EVENT:
-            payload = await _payload(receive, invocation_type, self.services.async_payload_limit)
-            now = time.time()
-            await self.services.queue.enqueue(
-                AsyncEvent(
-                    request_id=scope["state"]["request_id"],
-                    function_name=fid.name,
-                    qualifier=fid.qualifier,
-                    invoked_arn=self.services.functions.arn(fid.name, fid.qualifier or LATEST),
-                    payload=payload,
-                    enqueued_at=now,
-                    not_before=now,
-                    trace_id=trace_id or new_trace_id(),
-                )
-            )  # committed: only now is the event acknowledged
-            self.services.invoker.telemetry.count("AsyncEventsReceived", fid.name, 1, now)
-            return 202, [], b""
-        payload = await _payload(receive, invocation_type, SYNC_PAYLOAD_LIMIT)
-        result = await self.services.invoker.run(
-            config,
-            InvokeRequest(
-                function=function,
-                qualifier=fid.qualifier,
-                payload=payload,
-                request_id=scope["state"]["request_id"],
-                invocation_type=invocation_type,
-                client_context=client_context,
-                trace_id=trace_id,
-            ),
-        )
         response_headers = [(b"x-amz-executed-version", result.executed_version.encode())]
         if result.function_error:
             response_headers.append((b"x-amz-function-error", result.function_error.encode()))
@@ -149,7 +127,8 @@ def _client_context(headers: dict[bytes, bytes]) -> dict[str, Any] | None:
     return doc
 
 
-async def _payload(receive: Receive, invocation_type: InvocationType, limit: int) -> bytes:
+async def _payload(receive: Receive, router: Router, invocation_type: InvocationType) -> bytes:
+    limit = router.payload_limit(invocation_type)
     chunks = []
     size = 0
     more = True
@@ -161,9 +140,7 @@ async def _payload(receive: Receive, invocation_type: InvocationType, limit: int
             chunks.append(chunk)
         more = message.get("more_body", False)
     if size > limit:  # read to the end to report the size, as Lambda does; never executed
-        raise RequestEntityTooLargeException(
-            f"{size} byte payload is too large for the {invocation_type.value} invocation type (limit {limit} bytes)"
-        )
+        raise router.payload_too_large(size, invocation_type)
     payload = b"".join(chunks)
     if payload.strip():
         try:

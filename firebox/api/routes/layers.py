@@ -7,7 +7,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import (
     CODE_BODY_LIMIT,
@@ -19,6 +18,7 @@ from firebox.api.http import (
     json_body,
     json_response,
 )
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.clock import aws_timestamp
 from firebox.control.layers import LayerService
@@ -111,13 +111,16 @@ async def list_layer_versions(request: Request) -> Response:
     return json_response(doc)
 
 
-async def list_or_find_layers(request: Request) -> Response:
+async def get_layer_version_by_arn(request: Request) -> Response:
     layers = _layers(request)
-    if request.query_params.get("find") == "LayerVersion":  # GetLayerVersionByArn
-        arn = request.query_params.get("Arn")
-        if not arn:
-            raise ValidationException.of([(None, "arn", "Member must not be null")])
-        return json_response(_document(layers, await layers.get_by_arn(arn), request))
+    arn = request.query_params.get("Arn")
+    if not arn:
+        raise ValidationException.of([(None, "arn", "Member must not be null")])
+    return json_response(_document(layers, await layers.get_by_arn(arn), request))
+
+
+async def list_layers(request: Request) -> Response:
+    layers = _layers(request)
     limit = int_param(request, "MaxItems", 1, PAGE_MAX) or PAGE_MAX
     found = _compatible(request, await layers.list_layers(decode_marker(request.query_params.get("Marker")), limit + 1))
     doc: dict[str, Any] = {
@@ -151,10 +154,11 @@ def _compatible(request: Request, found: list[LayerVersion]) -> list[LayerVersio
     ]
 
 
-routes = [
-    Route(PREFIX, list_or_find_layers, methods=["GET"]),
-    Route(PREFIX + "/{layer}/versions", publish_layer_version, methods=["POST"]),
-    Route(PREFIX + "/{layer}/versions", list_layer_versions, methods=["GET"]),
-    Route(PREFIX + "/{layer}/versions/{version}", get_layer_version, methods=["GET"]),
-    Route(PREFIX + "/{layer}/versions/{version}", delete_layer_version, methods=["DELETE"]),
+operations = [
+    rest("lambda", "ListLayers", "GET", PREFIX, list_layers),
+    rest("lambda", "GetLayerVersionByArn", "GET", PREFIX + "?find=LayerVersion", get_layer_version_by_arn),
+    rest("lambda", "PublishLayerVersion", "POST", PREFIX + "/{layer}/versions", publish_layer_version),
+    rest("lambda", "ListLayerVersions", "GET", PREFIX + "/{layer}/versions", list_layer_versions),
+    rest("lambda", "GetLayerVersion", "GET", PREFIX + "/{layer}/versions/{version}", get_layer_version),
+    rest("lambda", "DeleteLayerVersion", "DELETE", PREFIX + "/{layer}/versions/{version}", delete_layer_version),
 ]

@@ -6,9 +6,9 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 
 PREFIX = "/2015-03-31/functions/{name}/policy"
@@ -39,8 +39,8 @@ async def remove_permission(request: Request) -> Response:
     return empty_response(204)
 
 
-routes = [
-    Route(PREFIX, add_permission, methods=["POST"]),
-    Route(PREFIX, get_policy, methods=["GET"]),
-    Route(PREFIX + "/{sid}", remove_permission, methods=["DELETE"]),
+operations = [
+    rest("lambda", "AddPermission", "POST", PREFIX, add_permission),
+    rest("lambda", "GetPolicy", "GET", PREFIX, get_policy),
+    rest("lambda", "RemovePermission", "DELETE", PREFIX + "/{sid}", remove_permission),
 ]

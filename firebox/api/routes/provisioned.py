@@ -6,9 +6,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import Services, services_of
 from firebox.clock import aws_timestamp
 
@@ -37,18 +37,21 @@ async def put_config(request: Request) -> Response:
     return json_response(_document(services, name, qualifier, requested, modified), status=202)
 
 
-async def get_or_list(request: Request) -> Response:
+async def list_configs(request: Request) -> Response:
     services = services_of(request)
-    if request.query_params.get("List") == "ALL":
-        configs = await services.provisioned_configs.list(request.path_params["name"])
-        return json_response(
-            {
-                "ProvisionedConcurrencyConfigs": [
-                    {"FunctionArn": services.functions.arn(n, q), **_document(services, n, q, r, m)}
-                    for n, q, r, m in configs
-                ]
-            }
-        )
+    configs = await services.provisioned_configs.list(request.path_params["name"])
+    return json_response(
+        {
+            "ProvisionedConcurrencyConfigs": [
+                {"FunctionArn": services.functions.arn(n, q), **_document(services, n, q, r, m)}
+                for n, q, r, m in configs
+            ]
+        }
+    )
+
+
+async def get_config(request: Request) -> Response:
+    services = services_of(request)
     name, qualifier, requested, modified = await services.provisioned_configs.get(
         request.path_params["name"], request.query_params.get("Qualifier")
     )
@@ -62,8 +65,9 @@ async def delete_config(request: Request) -> Response:
     return empty_response(204)
 
 
-routes = [
-    Route(PATH, put_config, methods=["PUT"]),
-    Route(PATH, get_or_list, methods=["GET"]),
-    Route(PATH, delete_config, methods=["DELETE"]),
+operations = [
+    rest("lambda", "PutProvisionedConcurrencyConfig", "PUT", PATH, put_config),
+    rest("lambda", "GetProvisionedConcurrencyConfig", "GET", PATH, get_config),
+    rest("lambda", "ListProvisionedConcurrencyConfigs", "GET", PATH + "?List=ALL", list_configs),
+    rest("lambda", "DeleteProvisionedConcurrencyConfig", "DELETE", PATH, delete_config),
 ]

@@ -7,15 +7,15 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
 
 from firebox import __version__
 from firebox.api.http import int_param, json_response
+from firebox.api.operations import route
 from firebox.api.services import services_of
 from firebox.errors import ResourceNotFoundException
 
 log = logging.getLogger("firebox.api")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_ARCHIVE = re.compile(r"([0-9a-f]{64})\.zip")
 
 
 async def health(request: Request) -> Response:
@@ -30,8 +30,8 @@ async def health(request: Request) -> Response:
 
 async def download_code(request: Request) -> Response:
     service = services_of(request).functions
-    sha256 = request.path_params["sha256"]
-    path = service.code_files.archive_path(sha256) if _SHA256.fullmatch(sha256) else None
+    match = _ARCHIVE.fullmatch(request.path_params["archive"])
+    path = service.code_files.archive_path(match.group(1)) if match else None
     if path is None or not path.is_file():
         raise ResourceNotFoundException("The code archive does not exist.")
     return FileResponse(path, media_type="application/zip")
@@ -56,9 +56,9 @@ async def function_queue(request: Request) -> Response:
     return json_response({"FunctionName": config.name, "Queued": counts["queued"], "InFlight": counts["in_flight"]})
 
 
-routes = [
-    Route("/health", health, methods=["GET"]),
-    Route("/firebox/code/{sha256}.zip", download_code, methods=["GET"]),
-    Route("/firebox/functions/{name}/logs", function_logs, methods=["GET"]),
-    Route("/firebox/functions/{name}/queue", function_queue, methods=["GET"]),
+operations = [
+    route("GetHealth", "GET", "/health", health),
+    route("GetCodeArchive", "GET", "/firebox/code/{archive}", download_code),
+    route("GetFunctionLogs", "GET", "/firebox/functions/{name}/logs", function_logs),
+    route("GetFunctionQueue", "GET", "/firebox/functions/{name}/queue", function_queue),
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api.http import empty_response, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.control.functions import FunctionService
 from firebox.errors import ValidationException
@@ -39,8 +39,8 @@ async def untag_resource(request: Request) -> Response:
     return empty_response(204)
 
 
-routes = [
-    Route(PREFIX + "/{arn}", list_tags, methods=["GET"]),
-    Route(PREFIX + "/{arn}", tag_resource, methods=["POST"]),
-    Route(PREFIX + "/{arn}", untag_resource, methods=["DELETE"]),
+operations = [
+    rest("lambda", "ListTags", "GET", PREFIX + "/{arn}", list_tags),
+    rest("lambda", "TagResource", "POST", PREFIX + "/{arn}", tag_resource),
+    rest("lambda", "UntagResource", "DELETE", PREFIX + "/{arn}", untag_resource),
 ]

@@ -7,10 +7,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from firebox.api import shapes
 from firebox.api.http import decode_marker, empty_response, encode_marker, int_param, json_body, json_response
+from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.control.versions import VersionService
 from firebox.models.function import LATEST, Alias
@@ -119,12 +119,12 @@ async def list_aliases(request: Request) -> Response:
     return json_response(doc)
 
 
-routes = [
-    Route(PREFIX + "/versions", publish_version, methods=["POST"]),
-    Route(PREFIX + "/versions", list_versions, methods=["GET"]),
-    Route(PREFIX + "/aliases", create_alias, methods=["POST"]),
-    Route(PREFIX + "/aliases", list_aliases, methods=["GET"]),
-    Route(PREFIX + "/aliases/{alias}", get_alias, methods=["GET"]),
-    Route(PREFIX + "/aliases/{alias}", update_alias, methods=["PUT"]),
-    Route(PREFIX + "/aliases/{alias}", delete_alias, methods=["DELETE"]),
+operations = [
+    rest("lambda", "PublishVersion", "POST", PREFIX + "/versions", publish_version),
+    rest("lambda", "ListVersionsByFunction", "GET", PREFIX + "/versions", list_versions),
+    rest("lambda", "CreateAlias", "POST", PREFIX + "/aliases", create_alias),
+    rest("lambda", "ListAliases", "GET", PREFIX + "/aliases", list_aliases),
+    rest("lambda", "GetAlias", "GET", PREFIX + "/aliases/{alias}", get_alias),
+    rest("lambda", "UpdateAlias", "PUT", PREFIX + "/aliases/{alias}", update_alias),
+    rest("lambda", "DeleteAlias", "DELETE", PREFIX + "/aliases/{alias}", delete_alias),
 ]
