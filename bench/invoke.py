@@ -52,9 +52,9 @@ def code() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def wrk_latency(url: str, seconds: int, body: str) -> tuple[float, float]:
+def wrk_latency(url: str, seconds: int, body: str, headers: dict[str, str] | None = None) -> tuple[float, float]:
     """p50 and p99 in ms over one keep-alive connection, one request at a time (wrk's own, lighter client)."""
-    out = _wrk(url, seconds, body, "-t1", "-c1", "--latency")
+    out = _wrk(url, seconds, body, "-t1", "-c1", "--latency", headers=headers)
     return _wrk_ms(out, "50%"), _wrk_ms(out, "99%")
 
 
@@ -65,19 +65,22 @@ def _wrk_ms(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, seconds: int, body: str, event: bool = False) -> float:
+def wrk(url: str, seconds: int, body: str, event: bool = False, headers: dict[str, str] | None = None) -> float:
     """Requests per second with 32 connections, POSTing `body` (as Event invocations if `event`)."""
-    out = _wrk(url, seconds, body, "-t2", "-c32", event=event)
+    out = _wrk(url, seconds, body, "-t2", "-c32", event=event, headers=headers)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
     return float(match.group(1))
 
 
-def _wrk(url: str, seconds: int, body: str, *options: str, event: bool = False) -> str:
+def _wrk(
+    url: str, seconds: int, body: str, *options: str, event: bool = False, headers: dict[str, str] | None = None
+) -> str:
     script = Path(tempfile.mkstemp(prefix="firebox-bench-", suffix=".lua")[1])
+    extra = {**({"X-Amz-Invocation-Type": "Event"} if event else {}), **(headers or {})}
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
-        + ('wrk.headers["X-Amz-Invocation-Type"] = "Event"\n' if event else "")
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in extra.items())
     )
     try:
         out = subprocess.run(

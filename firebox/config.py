@@ -46,6 +46,10 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
+    http_domain: str = "localhost"
+    """The domain function URLs and API Gateway APIs are served under, on this server's port:
+    `<url-id>.lambda-url.<region>.<http_domain>` and `<api-id>.execute-api.<http_domain>` (Host-routed; `*.localhost`
+    resolves to loopback). Also served path-style at `/_aws/lambda-url/<url-id>/` and `/_aws/execute-api/<api-id>/`."""
     unsafe_public_bind_without_auth: bool = False
     """Allow a non-loopback bind address although the API has no authentication yet."""
     runtimes: Mapping[str, str] = field(default_factory=dict)

@@ -213,3 +213,26 @@ class InvalidParameterCombinationError(FireboxError):
     status = 400
     message_key = "message"
     error_type = None
+
+
+# API Gateway (both the v1 REST API and the v2 API): `{"message": ...}` bodies, no Type member.
+
+
+class GatewayError(FireboxError):
+    message_key = "message"
+    error_type = None
+
+
+class NotFoundException(GatewayError):
+    code = "NotFoundException"
+    status = 404
+
+
+class BadRequestException(GatewayError):
+    code = "BadRequestException"
+    status = 400
+
+
+class ConflictException(GatewayError):
+    code = "ConflictException"
+    status = 409

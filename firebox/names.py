@@ -40,3 +40,32 @@ def resolve_function(text: str, qualifier: str | None, region: str, account: str
             "The derived qualifier from the function name does not match the specified qualifier."
         )
     return dataclasses.replace(fid, qualifier=qualifier or fid.qualifier)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublicEndpoints:
+    """The host names function URLs and API Gateway APIs are served under, on the server's own listener:
+    `<url-id>.lambda-url.<region>.<domain>` and `<api-id>.execute-api.<domain>` (AWS's shapes, on `domain`)."""
+
+    region: str
+    domain: str
+    port: int
+    scheme: str = "http"
+
+    def function_url(self, url_id: str) -> str:
+        return f"{self.scheme}://{url_id}.lambda-url.{self.region}.{self.domain}:{self.port}/"
+
+    def api_endpoint(self, api_id: str) -> str:
+        return f"{self.scheme}://{api_id}.execute-api.{self.domain}:{self.port}"
+
+    def host_target(self, host: str) -> tuple[str, str] | None:
+        """("url", url id) or ("api", api id) for a Host header naming one, else None."""
+        name = host.partition(":")[0].lower() if not host.startswith("[") else ""
+        label, _, rest = name.partition(".")
+        if not label:
+            return None
+        if rest == f"lambda-url.{self.region}.{self.domain}":
+            return "url", label
+        if rest == f"execute-api.{self.domain}":
+            return "api", label
+        return None

@@ -25,6 +25,10 @@ import uvicorn
 
 from firebox import __version__, runtimes
 from firebox.api.app import build_app
+from firebox.api.frontdoor.apis import HTTP, ApiDoor
+from firebox.api.frontdoor.doors import FrontDoors
+from firebox.api.frontdoor.function_urls import FunctionUrlEndpoint, SignaturePresence, UrlDirectory
+from firebox.api.frontdoor.http_apis import HttpApiEndpoint
 from firebox.api.services import Services
 from firebox.asyncinvoke.destinations import Deliverer
 from firebox.asyncinvoke.queue import AsyncQueue
@@ -34,9 +38,11 @@ from firebox.config import ConfigError, Settings
 from firebox.control.concurrency import ConcurrencyService
 from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
+from firebox.control.http_apis import HttpApiService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
+from firebox.control.urls import FunctionUrlService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
 from firebox.dataplane.catalog import FunctionCatalog
@@ -49,6 +55,7 @@ from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
 from firebox.models.function import FunctionConfig
+from firebox.names import PublicEndpoints
 from firebox.observability.billing import PriceTable
 from firebox.observability.emf import EmfExtractor
 from firebox.observability.ledger import Ledger
@@ -166,6 +173,32 @@ class Server:
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(lambda _: self.provisioned.wake())
         self.catalog.on_invalidate(self.pool.retire_function)
+        self.endpoints = PublicEndpoints(settings.region, settings.http_domain, settings.port)
+        self.urls = FunctionUrlService(self.functions, self.endpoints)
+        url_directory = UrlDirectory(self.urls, self.router)
+        self.urls.on_change(url_directory.forget)
+        self.functions.on_change(url_directory.forget)
+        self.http_apis = HttpApiService(self.functions, self.endpoints)
+        authenticator = SignaturePresence()
+        http_api_door = HttpApiEndpoint(
+            self.http_apis, self.router, authenticator, settings.account_id, settings.region
+        )
+        api_door = ApiDoor(self._gateway_kind, {HTTP: http_api_door})
+        self.http_apis.on_change(api_door.forget)
+        self.http_apis.on_change(http_api_door.forget)
+        doors = FrontDoors(
+            self.endpoints,
+            {
+                "url": FunctionUrlEndpoint(
+                    url_directory,
+                    self.router,
+                    authenticator,
+                    settings.account_id,
+                    f"lambda-url.{settings.region}.{settings.http_domain}",
+                ),
+                "api": api_door,
+            },
+        )
         self.app = build_app(
             Services(
                 functions=self.functions,
@@ -176,15 +209,23 @@ class Server:
                 event_invoke=EventInvokeConfigService(self.functions),
                 provisioned_configs=ProvisionedConfigService(self.functions),
                 provisioned=self.provisioned,
+                urls=self.urls,
+                http_apis=self.http_apis,
                 router=self.router,
                 logs=self.logs,
                 ledger=self.ledger,
                 metrics=self.metrics,
                 prometheus=self.prometheus,
                 telemetry=self.telemetry,
-            )
+            ),
+            doors,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _gateway_kind(self, api_id: str) -> str | None:
+        """HTTP or REST: the kind of API Gateway API `api_id` names, None if none."""
+        found = await self.functions.run(self.store.get_gateway_api, api_id)
+        return found[0] if found else None
 
     @property
     def endpoint_url(self) -> str:

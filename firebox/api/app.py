@@ -4,8 +4,10 @@ Outermost first:
 
 1. `RequestIdMiddleware`: gives every request an id, sends it back as `x-amzn-RequestId` on every response
    (errors included), and turns anything unexpected into a `ServiceException` response.
-2. `Dispatch`: Invoke requests go straight to `routes.invoke.InvokeEndpoint` (the hot path: no path tree, no
-   per-request objects); everything else to the operation registry (`firebox.api.operations`).
+2. `Dispatch`: requests for a function URL or an API Gateway API (by Host, or path-style under `/_aws/`) go to
+   their front door (`firebox.api.frontdoor`); Invoke requests straight to `routes.invoke.InvokeEndpoint` (the hot
+   path: no path tree, no per-request objects); everything else to the operation registry
+   (`firebox.api.operations`).
 3. The registry: the operation a method and path name → its handler (one module per resource family in
    `firebox.api.routes`); `FireboxError` → AWS's error response; unknown paths and methods →
    `UnknownOperationException`.
@@ -21,9 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firebox.api import rpc
 from firebox.api.errors import unexpected_error_response
+from firebox.api.frontdoor.doors import FrontDoors
 from firebox.api.operations import Registry, rest
 from firebox.api.routes import (
     account,
+    apigatewayv2,
     billing,
     concurrency,
     event_invoke,
@@ -35,6 +39,7 @@ from firebox.api.routes import (
     provisioned,
     system,
     tags,
+    urls,
     versions,
 )
 from firebox.api.services import Services
@@ -69,16 +74,24 @@ class RequestIdMiddleware:
 
 
 class Dispatch:
-    def __init__(self, invoke: invoke.InvokeEndpoint, registry: Registry, services: Services) -> None:
+    def __init__(
+        self, invoke: invoke.InvokeEndpoint, registry: Registry, services: Services, doors: FrontDoors
+    ) -> None:
         self.invoke = invoke
         self.registry = registry
         self.services = services
+        self.doors = doors
         self.invoke_operation = registry.find("lambda", "Invoke")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         scope["services"] = self.services
+        door = self.doors.target(scope)
+        if door is not None:
+            serve, ident, raw_path = door
+            await serve(scope, receive, send, ident, raw_path)
+            return
         function = invoke.matches(scope)
         if function is not None:
             self.registry.called(self.invoke_operation, scope)
@@ -99,6 +112,8 @@ def build_registry() -> Registry:
             *concurrency.operations,
             *event_invoke.operations,
             *provisioned.operations,
+            *urls.operations,
+            *apigatewayv2.operations,
             *tags.operations,
             *account.operations,
             *system.operations,
@@ -116,6 +131,6 @@ async def _fast_path_only(_request: Request) -> Response:
     raise AssertionError("Invoke is dispatched by Dispatch before the registry is asked")
 
 
-def build_app(services: Services) -> ASGIApp:
+def build_app(services: Services, doors: FrontDoors) -> ASGIApp:
     registry = build_registry()
-    return RequestIdMiddleware(Dispatch(invoke.InvokeEndpoint(services), registry, services))
+    return RequestIdMiddleware(Dispatch(invoke.InvokeEndpoint(services), registry, services, doors))

@@ -10,9 +10,11 @@ from starlette.requests import Request
 from firebox.control.concurrency import ConcurrencyService
 from firebox.control.event_invoke import EventInvokeConfigService
 from firebox.control.functions import FunctionService
+from firebox.control.http_apis import HttpApiService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
+from firebox.control.urls import FunctionUrlService
 from firebox.control.versions import VersionService
 from firebox.dataplane.provisioned import ProvisionedConcurrency
 from firebox.dataplane.router import Router
@@ -33,6 +35,8 @@ class Services:
     event_invoke: EventInvokeConfigService
     provisioned_configs: ProvisionedConfigService
     provisioned: ProvisionedConcurrency
+    urls: FunctionUrlService
+    http_apis: HttpApiService
     router: Router
     logs: LogWriter
     ledger: Ledger

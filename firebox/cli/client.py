@@ -211,6 +211,22 @@ def deploy(lam: Any, args: argparse.Namespace) -> None:
     print(f"{verb} {config['FunctionArn']} ({config['CodeSize']} bytes, sha256 {config['CodeSha256']})")
 
 
+def function_url(lam: Any, name: str, qualifier: str | None, auth_type: str) -> str:
+    """The function's (or alias's) URL; one is created with `auth_type` if there is none yet."""
+    target: dict[str, Any] = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+    with _api_errors():
+        try:
+            url: str = lam.get_function_url_config(**target)["FunctionUrl"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            message = exc.response.get("Error", {}).get("Message", "")
+            if message.startswith("Function not found"):
+                raise
+            url = lam.create_function_url_config(AuthType=auth_type, **target)["FunctionUrl"]
+    return url
+
+
 def _active(config: dict[str, Any]) -> bool | None:
     return {"Active": True, "Failed": False}.get(config.get("State", ""))
 

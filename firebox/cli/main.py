@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--timeout", type=int)
     deploy.add_argument("--role", default="arn:aws:iam::000000000000:role/firebox")
     deploy.add_argument("--env", action="append", default=[], metavar="K=V", help="environment variable (repeat)")
+    deploy.add_argument("--url", action="store_true", help="give it a function URL (AuthType NONE) and print it")
+
+    url = client_command("url", "print a function's URL, creating one (AuthType NONE) if it has none")
+    url.add_argument("name")
+    url.add_argument("--qualifier", help="an alias (default: the unqualified function)")
+    url.add_argument("--auth-type", choices=["NONE", "AWS_IAM"], default="NONE", help="for a new URL")
     return parser
 
 
@@ -133,6 +139,10 @@ def _client_command(args: argparse.Namespace, client: Any) -> int:
         client.print_cost(args.endpoint_url, args.month, args.function)
     elif args.command == "deploy":
         client.deploy(lam, args)
+        if args.url:
+            print(client.function_url(lam, args.name, None, "NONE"))
+    elif args.command == "url":
+        print(client.function_url(lam, args.name, args.qualifier, args.auth_type))
     elif args.command == "invoke":
         return int(client.invoke(lam, args))
     return 0

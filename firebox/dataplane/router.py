@@ -3,6 +3,7 @@
     resolve(text, qualifier)  a FunctionName as clients write it → a FunctionRef, once, at the edge
     invoke(request)           RequestResponse and DryRun: the configuration to run (an alias draws a version by its
                               weights) → invocable? (404, 409) → admitted under the concurrency limits (429) → run
+    invoke_within(request, s) the same, waited on for at most s seconds (API Gateway's integration timeout)
     submit(request)           Event: checked the same way, then queued; returns once the event is durable
     configuration(ref)        the configuration an invocation of `ref` would run (the async failure path reads the
                               dead-letter queue from it)
@@ -15,6 +16,8 @@ per-source accounting have one place to hook in.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import time
 from typing import Any, Protocol
@@ -35,6 +38,8 @@ from firebox.models.invocation import FunctionRef, InvocationResult, InvocationT
 from firebox.names import resolve_function
 from firebox.observability.telemetry import Telemetry
 from firebox.observability.tracing import new_trace_id
+
+log = logging.getLogger("firebox.dataplane")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 """Largest RequestResponse (and DryRun) payload in bytes."""
@@ -70,6 +75,8 @@ class Router:
             InvocationType.DRY_RUN: SYNC_PAYLOAD_LIMIT,
             InvocationType.EVENT: async_payload_limit,
         }
+        self._detached: set[asyncio.Task[InvocationResult]] = set()
+        """Invocations their caller stopped waiting for (`invoke_within`): kept until they end."""
 
     def resolve(self, text: str, qualifier: str | None = None) -> FunctionRef:
         """The function a FunctionName (name, partial or full ARN, maybe qualified) and a `?Qualifier=` name here;
@@ -97,6 +104,29 @@ class Router:
         config = await self._invocable(request.function, random.random())
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvocationResult(request.request_id, b"", Outcome.SUCCESS, config.version, "", 0.0, 0, 0, 0)
+        return await self._run(config, request)
+
+    async def invoke_within(self, request: InvokeRequest, seconds: float) -> InvocationResult | None:
+        """`invoke`, waited on for at most `seconds`: None if the result is not there by then. The invocation
+        runs on to its own end (API Gateway's integration timeout). A function whose own timeout comes first is
+        simply awaited, with no task of its own."""
+        config = await self._invocable(request.function, random.random())
+        if config.timeout <= seconds:
+            return await self._run(config, request)
+        task = asyncio.ensure_future(self._run(config, request))
+        done, _ = await asyncio.wait((task,), timeout=seconds)
+        if done:
+            return task.result()
+        self._detached.add(task)
+        task.add_done_callback(self._detached_done)
+        return None
+
+    def _detached_done(self, task: asyncio.Task[InvocationResult]) -> None:
+        self._detached.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("an invocation nobody waited for any more failed: %r", task.exception())
+
+    async def _run(self, config: FunctionConfig, request: InvokeRequest) -> InvocationResult:
         reserved, total_reserved = await self._catalog.reserved(config.name)
         try:
             unreserved = self._limiter.admit(config.name, reserved, total_reserved)

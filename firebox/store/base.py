@@ -13,6 +13,7 @@ from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
 from firebox.models.logs import EventRange, LogEvent, LogGroup, LogStream, Position, StoredEvent
 from firebox.models.metrics import Dimensions, MetricPoint, SeriesKey, Stat
+from firebox.models.urls import FunctionUrlConfig
 
 UsageRow = tuple[str, str, str, int, int, int, int, int]
 """(month, function, version, requests, billed ms, duration MB·ms, ephemeral MB·ms, provisioned MB·ms)"""
@@ -185,6 +186,57 @@ class ProvisionedStore(Protocol):
         ...
 
 
+class FunctionUrlStore(Protocol):
+    def insert_function_url(self, config: FunctionUrlConfig) -> bool:
+        """False if the function (or alias) already has a URL."""
+        ...
+
+    def replace_function_url(self, config: FunctionUrlConfig) -> bool: ...
+
+    def delete_function_url(self, function_name: str, qualifier: str | None) -> bool: ...
+
+    def get_function_url(self, function_name: str, qualifier: str | None) -> FunctionUrlConfig | None: ...
+
+    def function_url_by_id(self, url_id: str) -> FunctionUrlConfig | None: ...
+
+    def list_function_urls(self, function_name: str, after: str | None, limit: int) -> list[FunctionUrlConfig]:
+        """The function's URLs by qualifier (`$LATEST`'s first), starting after the qualifier `after`."""
+        ...
+
+
+class GatewayStore(Protocol):
+    """API Gateway APIs (kind `HTTP` or `REST`) and their parts (routes, integrations, stages, ...), as JSON
+    documents the control plane shapes."""
+
+    def put_gateway_api(self, api_id: str, kind: str, doc: dict[str, Any], created: float) -> None:
+        """Insert, or replace the document of, an API."""
+        ...
+
+    def get_gateway_api(self, api_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(kind, document), or None."""
+        ...
+
+    def list_gateway_apis(self, kind: str) -> list[dict[str, Any]]:
+        """The documents of every API of `kind`, oldest first."""
+        ...
+
+    def delete_gateway_api(self, api_id: str) -> bool:
+        """Delete the API and all its parts."""
+        ...
+
+    def put_gateway_part(self, api_id: str, kind: str, part_id: str, doc: dict[str, Any]) -> bool:
+        """Insert or replace a part; False if the API does not exist."""
+        ...
+
+    def get_gateway_part(self, api_id: str, kind: str, part_id: str) -> dict[str, Any] | None: ...
+
+    def list_gateway_parts(self, api_id: str, kind: str) -> list[dict[str, Any]]:
+        """The API's parts of `kind`, in the order they were first written."""
+        ...
+
+    def delete_gateway_part(self, api_id: str, kind: str, part_id: str) -> bool: ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -284,6 +336,8 @@ class Store(
     LayerStore,
     PolicyStore,
     ProvisionedStore,
+    FunctionUrlStore,
+    GatewayStore,
     AsyncStore,
     CodeArchiveStore,
     LogStore,

@@ -25,9 +25,11 @@ from firebox.models.function import (
 from firebox.store.codec import decode_config, encode_config
 from firebox.store.sqlite_async import AsyncQueueAndConfigs
 from firebox.store.sqlite_billing import MeteringLedger
+from firebox.store.sqlite_gateway import GatewayApis
 from firebox.store.sqlite_layers import LayersAndPolicies, Provisioned
 from firebox.store.sqlite_logs import LogGroupsAndStreams
 from firebox.store.sqlite_metrics import MetricSeries
+from firebox.store.sqlite_urls import FunctionUrls
 from firebox.store.sqlite_versions import VersionsAndAliases
 
 BUSY_TIMEOUT_MS = 5000
@@ -37,6 +39,8 @@ class SQLiteStore(
     VersionsAndAliases,
     LayersAndPolicies,
     Provisioned,
+    FunctionUrls,
+    GatewayApis,
     AsyncQueueAndConfigs,
     LogGroupsAndStreams,
     MetricSeries,

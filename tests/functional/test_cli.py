@@ -284,3 +284,47 @@ def test_aws_cli_versions_aliases_layers_and_permissions(own_server: RunningServ
     invoked = _json(_aws(own_server, "invoke", "--function-name", "cli-v", "--qualifier", "live", str(out)))
     assert invoked["ExecutedVersion"] in ("1", "2")
     assert json.loads(out.read_text()) == "layer"
+
+
+def test_deploy_with_url_and_url_command(server: RunningServer, tmp_path: Path) -> None:
+    from tests.conftest import http_call
+
+    name = "cli-url-" + os.urandom(4).hex()
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'path': event['rawPath']}\n")
+    deployed = _firebox(server, "deploy", str(tmp_path), "--name", name, "--handler", "app.handler", "--url")
+    assert deployed.returncode == 0, deployed.stderr
+    url = deployed.stdout.strip().splitlines()[-1]
+    assert url.startswith("http://") and f".lambda-url.us-east-1.localhost:{server.port}/" in url
+    again = _firebox(server, "url", name)
+    assert again.returncode == 0 and again.stdout.strip() == url  # printed, not created twice
+    reply = http_call(server.port, "GET", "/hello", host=url.split("//")[1].rstrip("/"))
+    assert reply.status == 200 and reply.json() == {"path": "/hello"}
+    missing = _firebox(server, "url", name + "-missing")
+    assert missing.returncode == 1 and "ResourceNotFoundException" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_aws_cli_function_url_configs(server: RunningServer, tmp_path: Path) -> None:
+    name = "cli-url-" + os.urandom(4).hex()
+    (tmp_path / "app.zip").write_bytes(make_zip())
+    _json(
+        _aws(
+            server,
+            "create-function",
+            "--function-name",
+            name,
+            "--runtime",
+            RUNTIME,
+            "--handler",
+            "app.handler",
+            "--role",
+            ROLE,
+            "--zip-file",
+            f"fileb://{tmp_path / 'app.zip'}",
+        )
+    )
+    created = _json(_aws(server, "create-function-url-config", "--function-name", name, "--auth-type", "NONE"))
+    assert created["AuthType"] == "NONE" and created["FunctionUrl"].endswith("/")
+    listed = _json(_aws(server, "list-function-url-configs", "--function-name", name))
+    assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
+    assert _aws(server, "delete-function-url-config", "--function-name", name).returncode == 0
