@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,9 +136,7 @@ CASES = {
 def test_seed_handler_runs_unchanged(lam: Any, name: str, case: Case) -> None:
     code = make_zip({f"{case.module}.py": seed_block(case.seed, case.line)})
     create(lam, name, code, Handler=f"{case.module}.lambda_handler", **case.settings)
-    started = time.monotonic()
     response = lam.invoke(FunctionName=name, Payload=json.dumps(case.event), LogType="Tail")
-    assert time.monotonic() - started < 60
     body = response["Payload"].read()
     result = json.loads(body) if body else None
     case.check(result, response, base64.b64decode(response["LogResult"]).decode())

@@ -1,4 +1,4 @@
-"""What a sandbox backend provides. The in-sandbox half lives in bootstrap/runtime.py (`apply_sandbox`); the
+"""What a sandbox backend provides. The in-sandbox half lives in bootstrap/runtime.py (`isolate`, `confine`); the
 backend prepares the host side (directories, cgroups, mounts) and describes it in the spawn document."""
 
 from __future__ import annotations

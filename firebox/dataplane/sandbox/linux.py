@@ -7,11 +7,12 @@ Per environment, prepared here on the host:
 - a tmpfs of EphemeralStorage size that becomes the environment's /tmp and outlives runtime resets;
 - an unprivileged uid of its own.
 
-Applied in the child by bootstrap/runtime.py (`apply_sandbox`): join the cgroups, new mount/pid/ipc/uts
-namespaces, the code bound read-only at /var/task, the tmpfs at /tmp, a fresh /proc showing only the environment's
-processes, directories the runtime needs re-exposed under a tmpfs where their parents are private (/root), then the
-uid, no_new_privs and 1,024 open files. The data directory is traversable but not listable, and code, environments
-and the database are private to root, so a handler cannot read another function's code or /tmp.
+Applied in the child by bootstrap/runtime.py (`isolate`, then `confine` once assigned): join the cgroups, new
+mount/pid/ipc/uts namespaces, the code bound read-only at /var/task, the tmpfs at /tmp, a fresh /proc showing only
+the environment's processes, directories the runtime needs re-exposed under a tmpfs where their parents are
+private (/root), then the uid, no_new_privs and 1,024 open files. The data directory is traversable but not
+listable, and code, environments and the database are private to root, so a handler cannot read another function's
+code or /tmp.
 
 Known gaps: no seccomp filter yet; the host network is shared (Lambda allows outbound traffic too); tmpfs pages
 count against the memory limit.
