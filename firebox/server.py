@@ -26,8 +26,9 @@ import uvicorn
 from firebox import __version__, runtimes
 from firebox.api.app import build_app
 from firebox.api.frontdoor.apis import HTTP, ApiDoor
+from firebox.api.frontdoor.authentication import SignaturePresence
 from firebox.api.frontdoor.doors import FrontDoors
-from firebox.api.frontdoor.function_urls import FunctionUrlEndpoint, SignaturePresence, UrlDirectory
+from firebox.api.frontdoor.function_urls import FunctionUrlEndpoint, UrlDirectory
 from firebox.api.frontdoor.http_apis import HttpApiEndpoint
 from firebox.api.services import Services
 from firebox.asyncinvoke.destinations import Deliverer

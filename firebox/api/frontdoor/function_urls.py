@@ -12,11 +12,12 @@ InvokeMode RESPONSE_STREAM is accepted; until a runtime streams, such a URL answ
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from dataclasses import dataclass
 
 from starlette.types import Receive, Scope, Send
 
 from firebox.api.errors import error_response
+from firebox.api.frontdoor.authentication import Authenticator
 from firebox.api.frontdoor.cors import Cors
 from firebox.api.frontdoor.events import (
     HttpRequest,
@@ -30,28 +31,9 @@ from firebox.api.frontdoor.transport import BodyTooLarge, read_request, send_res
 from firebox.control.urls import FunctionUrlService
 from firebox.dataplane.router import SYNC_PAYLOAD_LIMIT, Router
 from firebox.errors import FireboxError, RequestEntityTooLargeException
-from firebox.models.invocation import FunctionRef, InvocationSource, InvokeRequest, Principal
+from firebox.models.invocation import FunctionRef, InvocationSource, InvokeRequest
 from firebox.models.urls import AUTH_IAM, FunctionUrlConfig
 from firebox.observability.tracing import continue_trace
-
-
-class Authenticator(Protocol):
-    """Who signed a request: the hook AWS_IAM URLs (and, later, every API) authenticate through."""
-
-    def principal(self, request: HttpRequest) -> Principal | None:
-        """The caller, or None for a request that is not signed (or not validly)."""
-        ...
-
-
-class SignaturePresence:
-    """Until requests are verified (the security issue's SigV4), a request counts as signed when it carries a
-    SigV4 Authorization header or presigned query; the principal is then unknown (empty)."""
-
-    def principal(self, request: HttpRequest) -> Principal | None:
-        authorization = request.header("authorization") or ""
-        if authorization.startswith("AWS4-HMAC-SHA256 ") or "X-Amz-Signature=" in request.raw_query:
-            return Principal(arn="", account="")
-        return None
 
 
 def _plain(status: int, text: str, error_type: str | None = None) -> HttpResponse:
@@ -66,6 +48,13 @@ UNKNOWN_URL = _plain(403, json.dumps({"Message": None}), "AccessDeniedException"
 FUNCTION_ERROR = _plain(502, "Internal Server Error")
 
 
+@dataclass(frozen=True, slots=True)
+class ServedUrl:
+    config: FunctionUrlConfig
+    function: FunctionRef
+    cors: Cors | None
+
+
 class UrlDirectory:
     """The URL configurations by id, with the function each invokes, read from the store once and kept until the
     function or its URLs change."""
@@ -73,20 +62,21 @@ class UrlDirectory:
     def __init__(self, service: FunctionUrlService, router: Router) -> None:
         self._service = service
         self._router = router
-        self._configs: dict[str, tuple[FunctionUrlConfig, FunctionRef]] = {}
+        self._urls: dict[str, ServedUrl] = {}
 
     def forget(self, function_name: str) -> None:
-        for url_id in [i for i, (c, _) in self._configs.items() if c.function_name == function_name]:
-            del self._configs[url_id]
+        for url_id in [i for i, url in self._urls.items() if url.config.function_name == function_name]:
+            del self._urls[url_id]
 
-    async def get(self, url_id: str) -> tuple[FunctionUrlConfig, FunctionRef] | None:
-        entry = self._configs.get(url_id)
-        if entry is None:
+    async def get(self, url_id: str) -> ServedUrl | None:
+        url = self._urls.get(url_id)
+        if url is None:
             config = await self._service.by_id(url_id)  # unknown ids are not cached: they cost a read each
             if config is None:
                 return None
-            entry = self._configs[url_id] = (config, self._router.resolve(config.function_name, config.qualifier))
-        return entry
+            function = self._router.resolve(config.function_name, config.qualifier)
+            url = self._urls[url_id] = ServedUrl(config, function, Cors.of(config.cors))
+        return url
 
 
 class FunctionUrlEndpoint:
@@ -106,30 +96,31 @@ class FunctionUrlEndpoint:
         """`lambda-url.<region>.<http_domain>`: the requestContext's domainName after the URL id."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, url_id: str, raw_path: str) -> None:
-        entry = await self.directory.get(url_id)
-        if entry is None:
+        url = await self.directory.get(url_id)
+        if url is None:
             await send_response(send, UNKNOWN_URL)
             return
-        config, function = entry
         try:
             request = await read_request(scope, receive, raw_path or "/", SYNC_PAYLOAD_LIMIT)
         except BodyTooLarge as exc:
             await error_response(_too_large(exc.size))(scope, receive, send)
             return
         try:
-            response = await self._respond(config, function, request)
+            response = await self._respond(url, request)
         except FireboxError as error:
             await error_response(error)(scope, receive, send)
             return
         await send_response(send, response, head=request.method == "HEAD")
 
-    async def _respond(self, config: FunctionUrlConfig, function: FunctionRef, request: HttpRequest) -> HttpResponse:
+    async def _respond(self, url: ServedUrl, request: HttpRequest) -> HttpResponse:
+        config, cors = url.config, url.cors
         principal = None
+        account = "anonymous"
         if config.auth_type == AUTH_IAM:
             principal = self.authenticator.principal(request)
             if principal is None:
                 return FORBIDDEN
-        cors = Cors.of(config.cors)
+            account = principal.account or self.account_id
         if cors is not None:
             preflight = cors.preflight(request)
             if preflight is not None:
@@ -150,7 +141,7 @@ class FunctionUrlEndpoint:
         event = v2_event(
             request,
             route_key="$default",
-            account_id=principal.account or self.account_id if principal is not None else "anonymous",
+            account_id=account,
             api_id=config.url_id,
             domain_name=f"{config.url_id}.{self.domain}",
             stage="$default",
@@ -161,7 +152,7 @@ class FunctionUrlEndpoint:
             raise _too_large(len(payload))
         result = await self.router.invoke(
             InvokeRequest(
-                function=function,
+                function=url.function,
                 payload=payload,
                 request_id=request.request_id,
                 source=InvocationSource.URL,

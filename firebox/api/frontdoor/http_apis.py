@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from firebox.api.frontdoor.authentication import Authenticator
 from firebox.api.frontdoor.authorizers import FAILED, UNAUTHORIZED, AuthorizerCache, Decision, decide, identity_values
 from firebox.api.frontdoor.cors import Cors
 from firebox.api.frontdoor.events import (
@@ -31,7 +32,6 @@ from firebox.api.frontdoor.events import (
     v2_event,
     v2_response,
 )
-from firebox.api.frontdoor.function_urls import Authenticator
 from firebox.api.frontdoor.http_routes import Route, RouteTable
 from firebox.api.frontdoor.transport import BodyTooLarge, read_request, send_response
 from firebox.control.http_apis import DEFAULT_STAGE, DEFAULT_TIMEOUT_MS, HttpApiService, function_of_uri
