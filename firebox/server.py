@@ -25,11 +25,12 @@ import uvicorn
 
 from firebox import __version__, runtimes
 from firebox.api.app import build_app
-from firebox.api.frontdoor.apis import HTTP, ApiDoor
+from firebox.api.frontdoor.apis import HTTP, REST, ApiDoor
 from firebox.api.frontdoor.authentication import SignaturePresence
 from firebox.api.frontdoor.doors import FrontDoors
 from firebox.api.frontdoor.function_urls import FunctionUrlEndpoint, UrlDirectory
 from firebox.api.frontdoor.http_apis import HttpApiEndpoint
+from firebox.api.frontdoor.rest_apis import RestApiEndpoint
 from firebox.api.services import Services
 from firebox.asyncinvoke.destinations import Deliverer
 from firebox.asyncinvoke.queue import AsyncQueue
@@ -43,6 +44,7 @@ from firebox.control.http_apis import HttpApiService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
+from firebox.control.rest_apis import RestApiService
 from firebox.control.urls import FunctionUrlService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
@@ -184,9 +186,13 @@ class Server:
         http_api_door = HttpApiEndpoint(
             self.http_apis, self.router, authenticator, settings.account_id, settings.region
         )
-        api_door = ApiDoor(self._gateway_kind, {HTTP: http_api_door})
+        self.rest_apis = RestApiService(self.functions, self.endpoints)
+        rest_api_door = RestApiEndpoint(self.rest_apis, self.router, authenticator, settings.account_id)
+        api_door = ApiDoor(self._gateway_kind, {HTTP: http_api_door, REST: rest_api_door})
         self.http_apis.on_change(api_door.forget)
         self.http_apis.on_change(http_api_door.forget)
+        self.rest_apis.on_change(api_door.forget)
+        self.rest_apis.on_change(rest_api_door.forget)
         doors = FrontDoors(
             self.endpoints,
             {
@@ -212,6 +218,7 @@ class Server:
                 provisioned=self.provisioned,
                 urls=self.urls,
                 http_apis=self.http_apis,
+                rest_apis=self.rest_apis,
                 router=self.router,
                 logs=self.logs,
                 ledger=self.ledger,

@@ -27,6 +27,7 @@ from firebox.api.frontdoor.doors import FrontDoors
 from firebox.api.operations import Registry, rest
 from firebox.api.routes import (
     account,
+    apigateway,
     apigatewayv2,
     billing,
     concurrency,
@@ -114,6 +115,7 @@ def build_registry() -> Registry:
             *provisioned.operations,
             *urls.operations,
             *apigatewayv2.operations,
+            *apigateway.operations,
             *tags.operations,
             *account.operations,
             *system.operations,

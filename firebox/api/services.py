@@ -14,6 +14,7 @@ from firebox.control.http_apis import HttpApiService
 from firebox.control.layers import LayerService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
+from firebox.control.rest_apis import RestApiService
 from firebox.control.urls import FunctionUrlService
 from firebox.control.versions import VersionService
 from firebox.dataplane.provisioned import ProvisionedConcurrency
@@ -37,6 +38,7 @@ class Services:
     provisioned: ProvisionedConcurrency
     urls: FunctionUrlService
     http_apis: HttpApiService
+    rest_apis: RestApiService
     router: Router
     logs: LogWriter
     ledger: Ledger

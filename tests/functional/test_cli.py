@@ -27,7 +27,7 @@ def _firebox(server: RunningServer, *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-def _aws(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+def _aws(server: RunningServer, *args: str, service: str = "lambda") -> subprocess.CompletedProcess[str]:
     aws = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
     assert aws, "the AWS CLI is installed by `make test`"
     env = {
@@ -39,7 +39,7 @@ def _aws(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
     return subprocess.run(
-        [aws, "--endpoint-url", server.endpoint, "--output", "json", "lambda", *args],
+        [aws, "--endpoint-url", server.endpoint, "--output", "json", service, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -328,3 +328,37 @@ def test_aws_cli_function_url_configs(server: RunningServer, tmp_path: Path) -> 
     listed = _json(_aws(server, "list-function-url-configs", "--function-name", name))
     assert [c["FunctionUrl"] for c in listed["FunctionUrlConfigs"]] == [created["FunctionUrl"]]
     assert _aws(server, "delete-function-url-config", "--function-name", name).returncode == 0
+
+
+def test_aws_cli_http_api_quick_create(server: RunningServer, tmp_path: Path) -> None:
+    from tests.conftest import http_call
+
+    name = "cli-api-" + os.urandom(4).hex()
+    (tmp_path / "app.zip").write_bytes(
+        make_zip({"app.py": "def handler(event, context):\n    return {'route': event['routeKey']}\n"})
+    )
+    arn = _json(
+        _aws(
+            server,
+            "create-function",
+            "--function-name",
+            name,
+            "--runtime",
+            RUNTIME,
+            "--handler",
+            "app.handler",
+            "--role",
+            ROLE,
+            "--zip-file",
+            f"fileb://{tmp_path / 'app.zip'}",
+        )
+    )["FunctionArn"]
+    api = _json(
+        _aws(server, "create-api", "--name", name, "--protocol-type", "HTTP", "--target", arn, service="apigatewayv2")
+    )
+    assert api["ApiEndpoint"] == f"http://{api['ApiId']}.execute-api.localhost:{server.port}"
+    routes = _json(_aws(server, "get-routes", "--api-id", api["ApiId"], service="apigatewayv2"))["Items"]
+    assert [r["RouteKey"] for r in routes] == ["$default"]
+    reply = http_call(server.port, "GET", f"/_aws/execute-api/{api['ApiId']}/$default/anything")
+    assert reply.status == 200 and reply.json() == {"route": "$default"}
+    assert _aws(server, "delete-api", "--api-id", api["ApiId"], service="apigatewayv2").returncode == 0

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -89,6 +90,27 @@ def encoded_body(request: HttpRequest) -> tuple[str | None, bool]:
         except UnicodeDecodeError:
             pass
     return base64.b64encode(request.body).decode(), True
+
+
+def media_type_matches(media_type: str, patterns: Sequence[str]) -> bool:
+    """Whether a media type (`image/png`, parameters ignored) is one of `patterns`, which may use `*` for the type
+    or subtype (`image/*`, `*/*`), as a REST API's binaryMediaTypes do."""
+    kind, _, subtype = media_type.split(";")[0].strip().lower().partition("/")
+    for pattern in patterns:
+        want_kind, _, want_subtype = pattern.strip().lower().partition("/")
+        if want_kind in ("*", kind) and want_subtype in ("*", subtype):
+            return True
+    return False
+
+
+def rest_body(request: HttpRequest, binary_media_types: Sequence[str]) -> tuple[str | None, bool]:
+    """The body as a REST API passes it: base64 when its Content-Type is one of the API's binaryMediaTypes, else
+    as UTF-8 text (bytes that are not UTF-8 replaced, as API Gateway does); None when there is none."""
+    if not request.body:
+        return None, False
+    if media_type_matches(request.header("content-type") or "", binary_media_types):
+        return base64.b64encode(request.body).decode(), True
+    return request.body.decode("utf-8", errors="replace"), False
 
 
 def v2_event(
@@ -174,7 +196,11 @@ def v1_event(
     path_parameters: dict[str, str] | None = None,
     stage_variables: dict[str, str] | None = None,
     authorizer: dict[str, Any] | None = None,
+    binary_media_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """A payload 1.0 event. HTTP APIs leave `binary_media_types` None: the event carries `version` 1.0 and a body
+    that is not text is base64. REST APIs pass their binaryMediaTypes (maybe none): no `version` member, and the
+    body is base64 only for a Content-Type among them (`rest_body`)."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for key, value in request.headers:
@@ -186,7 +212,10 @@ def v1_event(
     for key, value in request.query_pairs():
         query[key] = value
         multi_query.setdefault(key, []).append(value)
-    body, is_base64 = encoded_body(request)
+    if binary_media_types is None:
+        body, is_base64 = encoded_body(request)
+    else:
+        body, is_base64 = rest_body(request, binary_media_types)
     identity: dict[str, str | None] = {
         key: None
         for key in (
@@ -223,21 +252,24 @@ def v1_event(
     }
     if authorizer is not None:
         context["authorizer"] = authorizer
-    return {
-        "version": "1.0",
-        "resource": resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": path_parameters or None,
-        "stageVariables": stage_variables or None,
-        "requestContext": context,
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
+    event: dict[str, Any] = {} if binary_media_types is not None else {"version": "1.0"}
+    event.update(
+        {
+            "resource": resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_parameters or None,
+            "stageVariables": stage_variables or None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+    )
+    return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +307,16 @@ def v2_response(payload: bytes) -> HttpResponse:
     return HttpResponse(_status(doc["statusCode"]), headers, _body(doc))
 
 
-def v1_response(payload: bytes) -> HttpResponse:
-    """A 1.0 result must be `{statusCode, headers?, multiValueHeaders?, body?, isBase64Encoded?}`."""
+def v1_response(payload: bytes, *, decode_base64: bool = True, string_body: bool = False) -> HttpResponse:
+    """A 1.0 result must be `{statusCode, headers?, multiValueHeaders?, body?, isBase64Encoded?}`.
+
+    REST APIs pass `string_body` (a body that is not a string is malformed there) and `decode_base64` False when
+    the client's first Accept type is not one of the API's binaryMediaTypes: the base64 text is then sent as is."""
     doc = _decoded(payload)
     if not isinstance(doc, dict) or "statusCode" not in doc:
         raise MalformedResponse("a proxy response needs a statusCode")
+    if string_body and not isinstance(doc.get("body", ""), str | None):
+        raise MalformedResponse("a proxy response's body must be a string")
     headers = _headers(doc.get("headers"))
     multi = doc.get("multiValueHeaders")
     if multi is not None:
@@ -292,7 +329,7 @@ def v1_response(payload: bytes) -> HttpResponse:
                 headers = [(k, v) for k, v in headers if k != key]
                 single.discard(key)
             headers += [(key, _text(v)) for v in _list(values)]
-    return HttpResponse(_status(doc["statusCode"]), headers, _body(doc))
+    return HttpResponse(_status(doc["statusCode"]), headers, _body(doc, decode_base64))
 
 
 def _status(value: Any) -> int:
@@ -336,12 +373,12 @@ def _headers(value: Any) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _body(doc: dict[str, Any]) -> bytes:
+def _body(doc: dict[str, Any], decode_base64: bool = True) -> bytes:
     body = doc.get("body")
     if body is None:
         return b""
     text = body if isinstance(body, str) else json.dumps(body)
-    if doc.get("isBase64Encoded") is True:
+    if doc.get("isBase64Encoded") is True and decode_base64:
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
