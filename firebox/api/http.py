@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from firebox.api import wire
 from firebox.errors import (
+    BadRequestException,
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
@@ -94,3 +95,17 @@ def int_param(request: Request, name: str, low: int, high: int) -> int | None:
     if value > high:
         raise ValidationException.of([(value, field, f"Member must have value less than or equal to {high}")])
     return value
+
+
+async def gateway_body(request: Request, operation: str) -> dict[str, Any]:
+    """An API Gateway request body: a JSON object (empty: `{}`), else BadRequestException as API Gateway says."""
+    raw = await read_body(request, operation)
+    if not raw.strip():
+        return {}
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequestException("Invalid request body: not JSON") from None
+    if not isinstance(doc, dict):
+        raise BadRequestException("Invalid request body: expected a JSON object")
+    return doc

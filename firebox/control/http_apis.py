@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from firebox.control.functions import FunctionService
+from firebox.control.rest_api_documents import string
 from firebox.errors import BadRequestException, ConflictException, NotFoundException
 from firebox.names import PublicEndpoints
 
@@ -145,7 +146,7 @@ class HttpApiService:
 
     async def create_api(self, body: dict[str, Any]) -> dict[str, Any]:
         _known(body, API_FIELDS)
-        name = _string(body, "name", required=True)
+        name = string(body, "name", required=True)
         if body.get("protocolType") != "HTTP":
             raise BadRequestException(
                 "Only the HTTP protocol type is supported here." if body.get("protocolType") else "Invalid input"
@@ -165,13 +166,13 @@ class HttpApiService:
         }
         for key in ("description", "version"):
             if body.get(key) is not None:
-                api[key] = _string(body, key)
+                api[key] = string(body, key)
         if body.get("corsConfiguration") is not None:
             api["corsConfiguration"] = _cors(body["corsConfiguration"])
         parts: list[tuple[str, str, dict[str, Any]]] = []
         target = body.get("target")
         if target is not None:
-            integration = self._integration({"integrationType": "AWS_PROXY", "integrationUri": _string(body, "target")})
+            integration = self._integration({"integrationType": "AWS_PROXY", "integrationUri": string(body, "target")})
             route_key = body.get("routeKey") or "$default"
             integration_id = integration["integrationId"]
             route = self._route(
@@ -215,7 +216,7 @@ class HttpApiService:
         api = dict(self._api(api_id))
         for key in ("name", "description", "version", "routeSelectionExpression", "apiKeySelectionExpression"):
             if body.get(key) is not None:
-                api[key] = _string(body, key)
+                api[key] = string(body, key)
         if "disableExecuteApiEndpoint" in body:
             api["disableExecuteApiEndpoint"] = bool(body["disableExecuteApiEndpoint"])
         if body.get("corsConfiguration") is not None:
@@ -350,7 +351,7 @@ class HttpApiService:
         integrations: dict[str, dict[str, Any]],
         authorizers: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
-        key = _string(body, "routeKey", required=True)
+        key = string(body, "routeKey", required=True)
         check_route_key(key)
         doc: dict[str, Any] = {
             "apiKeyRequired": bool(body.get("apiKeyRequired", False)),
@@ -378,7 +379,7 @@ class HttpApiService:
                 raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}")
             doc["authorizerId"] = authorizer_id
         if body.get("operationName") is not None:
-            doc["operationName"] = _string(body, "operationName")
+            doc["operationName"] = string(body, "operationName")
         return doc
 
     def _integration(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -386,7 +387,7 @@ class HttpApiService:
             raise BadRequestException(
                 f"Unsupported integration type {body.get('integrationType')}: use AWS_PROXY with a Lambda function."
             )
-        uri = _string(body, "integrationUri", required=True)
+        uri = string(body, "integrationUri", required=True)
         self.functions.resolve(function_of_uri(uri))  # a malformed or foreign function name is refused now
         version = body.get("payloadFormatVersion") or "2.0"
         if version not in ("1.0", "2.0"):
@@ -404,11 +405,11 @@ class HttpApiService:
             "timeoutInMillis": timeout,
         }
         if body.get("description") is not None:
-            doc["description"] = _string(body, "description")
+            doc["description"] = string(body, "description")
         return doc
 
     def _stage(self, body: dict[str, Any], now: float, created: str | None = None) -> dict[str, Any]:
-        name = _string(body, "stageName", required=True)
+        name = string(body, "stageName", required=True)
         if not _STAGE_NAME.fullmatch(name):
             raise BadRequestException(f"Stage name only allows a-zA-Z0-9_- or is $default, not {name}")
         doc: dict[str, Any] = {
@@ -422,7 +423,7 @@ class HttpApiService:
             "tags": _map(body, "tags"),
         }
         if body.get("description") is not None:
-            doc["description"] = _string(body, "description")
+            doc["description"] = string(body, "description")
         return doc
 
     def _authorizer(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -430,8 +431,8 @@ class HttpApiService:
             raise BadRequestException(
                 f"Unsupported authorizer type {body.get('authorizerType')}: use REQUEST with a Lambda function."
             )
-        name = _string(body, "name", required=True)
-        uri = _string(body, "authorizerUri", required=True)
+        name = string(body, "name", required=True)
+        uri = string(body, "authorizerUri", required=True)
         self.functions.resolve(function_of_uri(uri))
         version = body.get("authorizerPayloadFormatVersion")
         if version not in ("1.0", "2.0"):
@@ -475,17 +476,6 @@ def _known(body: dict[str, Any], fields: set[str]) -> None:
     for key in body:
         if key not in fields:
             raise BadRequestException(f"Invalid request input: unknown field {key}")
-
-
-def _string(body: dict[str, Any], key: str, required: bool = False) -> str:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise BadRequestException(f"Invalid request input: {key} is required")
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise BadRequestException(f"Invalid request input: {key} must be a non-empty string")
-    return value
 
 
 def _map(body: dict[str, Any], key: str) -> dict[str, str]:

@@ -8,13 +8,12 @@ what AWS adds.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from firebox.api.http import empty_response, json_response, read_body
+from firebox.api.http import empty_response, gateway_body, json_response
 from firebox.api.operations import rest
 from firebox.api.services import services_of
 from firebox.control.rest_apis import RestApiService
@@ -28,21 +27,8 @@ DEPLOYMENT = API + "/deployments/{deployment}"
 STAGE = API + "/stages/{stage}"
 
 
-async def _body(request: Request, operation: str) -> dict[str, Any]:
-    raw = await read_body(request, operation)
-    if not raw.strip():
-        return {}
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestException("Invalid request body: not JSON") from None
-    if not isinstance(doc, dict):
-        raise BadRequestException("Invalid request body: expected a JSON object")
-    return doc
-
-
 async def _patch(request: Request, operation: str) -> list[dict[str, Any]]:
-    operations = (await _body(request, operation)).get("patchOperations") or []
+    operations = (await gateway_body(request, operation)).get("patchOperations") or []
     if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
         raise BadRequestException("Invalid request input: patchOperations must be a list of objects")
     return operations
@@ -76,7 +62,7 @@ def _method(request: Request) -> tuple[str, str, str]:
 
 
 async def create_rest_api(request: Request) -> Response:
-    return json_response(await _service(request).create_api(await _body(request, "CreateRestApi")), status=201)
+    return json_response(await _service(request).create_api(await gateway_body(request, "CreateRestApi")), status=201)
 
 
 async def get_rest_apis(request: Request) -> Response:
@@ -114,7 +100,7 @@ async def get_resource(request: Request) -> Response:
 
 
 async def create_resource(request: Request) -> Response:
-    body = await _body(request, "CreateResource")
+    body = await gateway_body(request, "CreateResource")
     params = request.path_params
     return json_response(await _service(request).create_resource(params["api"], params["resource"], body), 201)
 
@@ -128,7 +114,7 @@ async def delete_resource(request: Request) -> Response:
 
 
 async def put_method(request: Request) -> Response:
-    body = await _body(request, "PutMethod")
+    body = await gateway_body(request, "PutMethod")
     return json_response(await _service(request).put_method(*_method(request), body), status=201)
 
 
@@ -142,7 +128,7 @@ async def delete_method(request: Request) -> Response:
 
 
 async def put_integration(request: Request) -> Response:
-    body = await _body(request, "PutIntegration")
+    body = await gateway_body(request, "PutIntegration")
     return json_response(await _service(request).put_integration(*_method(request), body), status=201)
 
 
@@ -159,7 +145,7 @@ async def delete_integration(request: Request) -> Response:
 
 
 async def create_deployment(request: Request) -> Response:
-    body = await _body(request, "CreateDeployment")
+    body = await gateway_body(request, "CreateDeployment")
     return json_response(await _service(request).create_deployment(request.path_params["api"], body), status=201)
 
 
@@ -182,7 +168,7 @@ async def delete_deployment(request: Request) -> Response:
 
 
 async def create_stage(request: Request) -> Response:
-    body = await _body(request, "CreateStage")
+    body = await gateway_body(request, "CreateStage")
     return json_response(await _service(request).create_stage(request.path_params["api"], body), status=201)
 
 

@@ -5,16 +5,12 @@ Gateway's REST-JSON protocol has them)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from firebox.api.http import empty_response, json_response, read_body
+from firebox.api.http import empty_response, gateway_body, json_response
 from firebox.api.operations import Operation, rest
 from firebox.api.services import services_of
-from firebox.errors import BadRequestException
 
 APIS = "/v2/apis"
 API = "/v2/apis/{apiId}"
@@ -22,21 +18,8 @@ PLURAL = {"route": "routes", "integration": "integrations", "stage": "stages", "
 OPERATION = {"route": "Route", "integration": "Integration", "stage": "Stage", "authorizer": "Authorizer"}
 
 
-async def _body(request: Request, operation: str) -> dict[str, Any]:
-    raw = await read_body(request, operation)
-    if not raw.strip():
-        return {}
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestException("Invalid request body: not JSON") from None
-    if not isinstance(doc, dict):
-        raise BadRequestException("Invalid request body: expected a JSON object")
-    return doc
-
-
 async def create_api(request: Request) -> Response:
-    body = await _body(request, "CreateApi")
+    body = await gateway_body(request, "CreateApi")
     return json_response(await services_of(request).http_apis.create_api(body), status=201)
 
 
@@ -49,7 +32,7 @@ async def get_apis(request: Request) -> Response:
 
 
 async def update_api(request: Request) -> Response:
-    body = await _body(request, "UpdateApi")
+    body = await gateway_body(request, "UpdateApi")
     return json_response(await services_of(request).http_apis.update_api(request.path_params["apiId"], body))
 
 
@@ -69,7 +52,7 @@ def _part_operations(kind: str) -> list[Operation]:
     item = f"{collection}/{{partId}}"
 
     async def create(request: Request) -> Response:
-        body = await _body(request, f"Create{noun}")
+        body = await gateway_body(request, f"Create{noun}")
         service = services_of(request).http_apis
         return json_response(await service.create_part(request.path_params["apiId"], kind, body), status=201)
 
@@ -82,7 +65,7 @@ def _part_operations(kind: str) -> list[Operation]:
         return json_response({"items": await service.list_parts(request.path_params["apiId"], kind)})
 
     async def update(request: Request) -> Response:
-        body = await _body(request, f"Update{noun}")
+        body = await gateway_body(request, f"Update{noun}")
         service = services_of(request).http_apis
         path = request.path_params
         return json_response(await service.update_part(path["apiId"], kind, path["partId"], body))
