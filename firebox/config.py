@@ -3,7 +3,8 @@
 Precedence, highest first:
 
 1. command-line flags (`firebox serve --port 9010`),
-2. environment variables `FIREBOX_<FIELD>` (`FIREBOX_PORT=9010`, `FIREBOX_DATA_DIR=/srv/firebox`),
+2. environment variables `FIREBOX_<FIELD>` (`FIREBOX_PORT=9010`, `FIREBOX_DATA_DIR=/srv/firebox`); the
+   `aws_endpoint_url*` fields are also read from the AWS SDKs' own `AWS_ENDPOINT_URL*` variables,
 3. the config file named by `--config` or `FIREBOX_CONFIG` (TOML; top-level keys are the field names below, and a
    `[runtimes]` table maps runtime names to interpreters, e.g. `"python3.12" = "/usr/bin/python3.12"`),
 4. the defaults in `Settings`.
@@ -67,8 +68,25 @@ class Settings:
     """Largest Event invocation payload in bytes (Lambda's since late 2025; the seeds give the older 262,144)."""
     async_concurrency: int = 16
     """Event invocations run at once by the async workers."""
+    aws_endpoint_url: str = ""
+    """The endpoint of every AWS service Firebox talks to that has none of its own below (AWS_ENDPOINT_URL, as the
+    AWS SDKs read it; also read from that variable). Empty: no such service is reachable."""
+    aws_endpoint_url_sqs: str = ""
+    """SQS, for mappings, destinations and dead-letter queues (also read from AWS_ENDPOINT_URL_SQS)."""
+    aws_endpoint_url_kinesis: str = ""
+    aws_endpoint_url_dynamodb: str = ""
+    aws_endpoint_url_dynamodb_streams: str = ""
+    aws_endpoint_url_sns: str = ""
+    aws_endpoint_url_s3: str = ""
     sqs_endpoint: str = ""
-    """Where SQS destinations and dead-letter queues are reached (empty: AWS's own endpoint for the region)."""
+    """The older name of `aws_endpoint_url_sqs`, still read."""
+    brokers: Mapping[str, str] = field(default_factory=dict)
+    """Amazon MQ broker ARN → the AMQP URL of the RabbitMQ broker it stands for (a `[brokers]` table in the config
+    file): what a RabbitMQ event source mapping's EventSourceArn names."""
+    outbound_threads: int = 64
+    """Threads that carry Firebox's own calls to AWS services (SQS long polls hold one each for up to 20 s)."""
+    poll_interval_scale: float = 1.0
+    """Multiplies the pauses of event-source pollers between empty polls and after errors; tests shorten them."""
     async_retry_scale: float = 1.0
     """Multiplies the delays between async retries (60 s, 120 s) and backoffs; tests shorten them."""
     log_max_bytes: int = 1_073_741_824
@@ -126,6 +144,8 @@ def load(
         values.update(_read_file(Path(path)))
     for name in _FIELDS:
         raw = environ.get(f"FIREBOX_{name.upper()}")
+        if raw is None and name.startswith("aws_endpoint_url"):
+            raw = environ.get(name.upper())  # the AWS SDKs' own variable
         if raw is not None:
             values[name] = raw
     for name, value in (overrides or {}).items():
@@ -156,6 +176,10 @@ def _coerce(name: str, value: Any) -> Any:
     default = _FIELDS[name].default
     if name == "data_dir":
         return Path(value)
+    if name == "brokers":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError("brokers must map broker ARNs to amqp:// URLs (a [brokers] table in the config file)")
+        return dict(value)
     if name == "runtimes":
         if isinstance(value, str):  # FIREBOX_RUNTIMES=python3.12=/usr/bin/python3.12,python3.11=...
             pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
@@ -198,6 +222,13 @@ def _check(settings: Settings) -> None:
         raise ConfigError("environment_idle_ttl must be positive and shutdown_grace not negative")
     if settings.log_max_bytes < 1 or settings.log_retention_interval <= 0:
         raise ConfigError("log_max_bytes and log_retention_interval must be positive")
+    if settings.outbound_threads < 1 or settings.poll_interval_scale <= 0:
+        raise ConfigError("outbound_threads and poll_interval_scale must be positive")
+    for name in _FIELDS:
+        value = getattr(settings, name)
+        endpoint = name.startswith("aws_endpoint_url") or name == "sqs_endpoint"
+        if endpoint and value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http:// or https:// URL, not {value!r}")
     if settings.max_archive_entries < 1 or settings.control_threads < 1:
         raise ConfigError("max_archive_entries and control_threads must be positive")
     _check_billing(settings)

@@ -35,6 +35,7 @@ from firebox.api.services import Services
 from firebox.asyncinvoke.destinations import Deliverer
 from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.asyncinvoke.worker import AsyncWorkers
+from firebox.aws_endpoints import AwsClients, AwsEndpoints
 from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.concurrency import ConcurrencyService
@@ -98,6 +99,8 @@ class Server:
         self.code_files = CodeFiles(settings.data_dir / "code")
         self.runtimes = runtimes.discover(settings.runtimes, environ if environ is not None else dict(os.environ))
         self.executor = ThreadPoolExecutor(max_workers=settings.control_threads, thread_name_prefix="firebox-control")
+        self.aws_endpoints = AwsEndpoints.from_settings(settings)
+        self.aws_clients = AwsClients(self.aws_endpoints, settings.outbound_threads)
         self.functions = FunctionService(
             settings, self.store, self.code_files, self.runtimes, self.executor, SystemClock()
         )
@@ -131,6 +134,7 @@ class Server:
             settings.region,
             settings.account_id,
             self.endpoint_url,
+            self.aws_endpoints.environment(self.endpoint_url),
             billing_quantum_ms=settings.billing_quantum_ms,
             bill_init=settings.bill_init,
         )
@@ -155,7 +159,7 @@ class Server:
             settings.async_payload_limit,
         )
         self.deliverer = Deliverer(
-            self.store, self.executor, settings.async_retry_scale, settings.sqs_endpoint, self.telemetry
+            self.store, self.executor, settings.async_retry_scale, self.aws_clients, self.telemetry
         )
         self.workers = AsyncWorkers(
             self.store,
@@ -338,6 +342,7 @@ class Server:
         if self.spans is not None:
             await self.spans.close()
         await self.functions.wait_settled()
+        self.aws_clients.close()
         self.executor.shutdown(wait=True)
         self.store.close()
         self._lock_file.close()

@@ -1,8 +1,8 @@
 """Delivering to destinations that can fail:
 
-- SQS queues (`arn:aws:sqs:<region>:<account>:<name>`), reached through the SQS API at `sqs_endpoint` (real SQS,
-  ElasticMQ, moto or any SQS-compatible server): the record is the message body; dead-letter messages carry the
-  original payload and the RequestID / ErrorCode / ErrorMessage attributes;
+- SQS queues (`arn:aws:sqs:<region>:<account>:<name>`), reached through the SQS API at the configured SQS endpoint
+  (`firebox.aws_endpoints`: real SQS, ElasticMQ, moto or any SQS-compatible server): the record is the message
+  body; dead-letter messages carry the original payload and the RequestID / ErrorCode / ErrorMessage attributes;
 - webhooks (a Firebox extension): an `http://` or `https://` URL receives the record as a JSON POST.
 
 A delivery is written to the `deliveries` table before the event it describes is finished, then sent by this
@@ -19,10 +19,9 @@ import time
 from concurrent.futures import Executor
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from firebox.aws_endpoints import AwsClients, ServiceNotConfigured
 from firebox.models.asynchronous import Delivery
 from firebox.observability.telemetry import Telemetry
 from firebox.outbound import post_json
@@ -50,15 +49,14 @@ class Deliverer:
         store: AsyncStore,
         executor: Executor,
         retry_scale: float,
-        sqs_endpoint: str | None,
+        clients: AwsClients,
         telemetry: Telemetry,
     ) -> None:
         self._telemetry = telemetry
         self._store = store
         self._executor = executor
         self.retry_scale = retry_scale
-        self._sqs_endpoint = sqs_endpoint or None
-        self._sqs_clients: dict[str, Any] = {}
+        self._clients = clients
         self.failures = 0
         """Failed delivery attempts since start (each retried)."""
         self._wake = asyncio.Event()
@@ -102,18 +100,7 @@ class Deliverer:
         """SendMessage to the queue the ARN names; None on success, else what went wrong. Runs in a worker thread."""
         _, _, _, region, account, name = delivery.destination.split(":", 5)
         try:
-            client = self._sqs_clients.get(region)
-            if client is None:
-                session = boto3.session.Session()
-                has_credentials = session.get_credentials() is not None  # else any will do for a local SQS
-                client = self._sqs_clients[region] = session.client(
-                    "sqs",
-                    region_name=region,
-                    endpoint_url=self._sqs_endpoint,
-                    aws_access_key_id=None if has_credentials else "firebox",
-                    aws_secret_access_key=None if has_credentials else "firebox",
-                    config=Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT, retries={"total_max_attempts": 1}),
-                )
+            client = self._clients.client("sqs", region)
             url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
             attributes = {
                 key: {"DataType": "Number", "StringValue": value[1:]}
@@ -132,7 +119,7 @@ class Deliverer:
                 MessageAttributes=attributes,
                 **extra,
             )
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, ServiceNotConfigured) as exc:
             return str(exc)
         return None
 

@@ -18,7 +18,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from firebox.dataplane.environment import Answer, Environment, EnvironmentState, InitOutcome, RuntimeGone
@@ -56,6 +56,9 @@ class DataPlaneSettings:
     account_id: str
     endpoint_url: str
     """How code inside an environment reaches this server (AWS_ENDPOINT_URL_LAMBDA)."""
+    endpoint_variables: Mapping[str, str] = field(default_factory=dict)
+    """The `AWS_ENDPOINT_URL*` variables every environment gets: this server for the APIs it hosts, the configured
+    endpoints for the others (`firebox.aws_endpoints`)."""
     billing_quantum_ms: int = 1
     """Billed Duration is rounded up to a multiple of this."""
     bill_init: bool = False
@@ -325,10 +328,7 @@ class Invoker:
                 "AWS_ACCESS_KEY_ID": "firebox",
                 "AWS_SECRET_ACCESS_KEY": "firebox",
                 "AWS_SESSION_TOKEN": "firebox",
-                "AWS_ENDPOINT_URL_LAMBDA": self.settings.endpoint_url,
-                "AWS_ENDPOINT_URL_CLOUDWATCH": self.settings.endpoint_url,
-                "AWS_ENDPOINT_URL_LOGS": self.settings.endpoint_url,
-                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.settings.endpoint_url,  # what botocore reads for logs
+                **self.settings.endpoint_variables,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_RUNTIME_DIR": "/var/runtime",
                 "TZ": ":UTC",

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
 from firebox.models.logs import EventRange, LogEvent, LogGroup, LogStream, Position, StoredEvent
+from firebox.models.mappings import Checkpoint, EventSourceMapping, MappingState
 from firebox.models.metrics import Dimensions, MetricPoint, SeriesKey, Stat
 from firebox.models.urls import FunctionUrlConfig
 
@@ -235,6 +236,41 @@ class GatewayStore(Protocol):
         ...
 
     def delete_gateway_part(self, api_id: str, kind: str, part_id: str) -> bool: ...
+
+
+class MappingStore(Protocol):
+    """Event source mappings and the checkpoints their pollers keep (one per shard, or per whatever a poller
+    needs to resume from)."""
+
+    def insert_mapping(self, mapping: EventSourceMapping) -> bool:
+        """False if the function does not exist (any more)."""
+        ...
+
+    def replace_mapping(self, mapping: EventSourceMapping, expected_state: MappingState | None = None) -> bool:
+        """Store `mapping` over the one with its UUID; with `expected_state`, only if it is still in that state."""
+        ...
+
+    def set_mapping_result(self, uuid: str, last_result: str) -> None: ...
+
+    def delete_mapping(self, uuid: str) -> bool: ...
+
+    def get_mapping(self, uuid: str) -> EventSourceMapping | None: ...
+
+    def list_mappings(
+        self, function_name: str | None, source_arn: str | None, after: str | None, limit: int
+    ) -> list[EventSourceMapping]:
+        """Mappings by UUID, of one function and/or one source when given, starting after the UUID `after`."""
+        ...
+
+    def all_mappings(self) -> list[EventSourceMapping]: ...
+
+    def get_checkpoints(self, mapping_uuid: str) -> dict[str, Checkpoint]:
+        """The mapping's checkpoints by shard id."""
+        ...
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Write (or overwrite) one shard's checkpoint; False if the mapping is gone. Durable when it returns."""
+        ...
 
 
 class CodeArchiveStore(Protocol):

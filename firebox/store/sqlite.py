@@ -28,6 +28,7 @@ from firebox.store.sqlite_billing import MeteringLedger
 from firebox.store.sqlite_gateway import GatewayApis
 from firebox.store.sqlite_layers import LayersAndPolicies, Provisioned
 from firebox.store.sqlite_logs import LogGroupsAndStreams
+from firebox.store.sqlite_mappings import EventSourceMappings
 from firebox.store.sqlite_metrics import MetricSeries
 from firebox.store.sqlite_urls import FunctionUrls
 from firebox.store.sqlite_versions import VersionsAndAliases
@@ -41,6 +42,7 @@ class SQLiteStore(
     Provisioned,
     FunctionUrls,
     GatewayApis,
+    EventSourceMappings,
     AsyncQueueAndConfigs,
     LogGroupsAndStreams,
     MetricSeries,
