@@ -12,9 +12,10 @@ A service with no endpoint is refused with `ServiceNotConfigured`, which names t
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import boto3
@@ -95,7 +96,7 @@ class AwsClients:
         self.endpoints = endpoints
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="firebox-aws")
+        self._threads = _DaemonThreads(threads)
         session = boto3.session.Session()
         self._dummy_credentials = session.get_credentials() is None  # a local SQS or moto takes any
 
@@ -126,12 +127,62 @@ class AwsClients:
 
     async def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
         """`client.<operation>(**params)` on one of this object's threads: its answer, or botocore's exception."""
-        client = self.client(service, region)
-        method = getattr(client, operation)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: method(**params))
+        method = getattr(self.client(service, region), operation)
+        return await asyncio.wrap_future(self._threads.submit(lambda: method(**params)))
+
+    def call_soon(self, service: str, region: str, operation: str, **params: Any) -> None:
+        """The same call, not waited for (from a callback, where nothing can await): errors are dropped."""
+        method = getattr(self.client(service, region), operation)
+        self._threads.submit(lambda: method(**params))
 
     def close(self) -> None:
-        """Stop taking calls; a long poll still running finishes on its own and its answer is dropped."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for client in self._clients.values():
-            client.close()
+        """Stop taking calls. A long poll still in flight is left to its daemon thread and its answer dropped:
+        it never holds up the server's exit."""
+        self._threads.stop()
+
+
+class _DaemonThreads:
+    """A fixed set of daemon threads taking calls from a queue: unlike `ThreadPoolExecutor`'s, the interpreter does
+    not wait for them at exit, so a 20-second SQS long poll cannot delay a shutdown."""
+
+    def __init__(self, count: int) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._count = count
+        self._started = 0
+        self._idle = 0
+        """Threads waiting for a call."""
+        self._queued = 0
+        """Calls no thread has taken yet."""
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            self._queued += 1
+            if self._queued > self._idle and self._started < self._count:
+                self._started += 1
+                threading.Thread(target=self._work, name=f"firebox-aws-{self._started}", daemon=True).start()
+        self._calls.put((fn, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._calls.get()
+            with self._lock:
+                self._idle -= 1
+                if item is not None:
+                    self._queued -= 1
+            if item is None:
+                return
+            fn, future = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def stop(self) -> None:
+        for _ in range(self._started):
+            self._calls.put(None)

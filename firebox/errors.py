@@ -68,6 +68,14 @@ class UntypedInvalidParameterValueException(InvalidParameterValueException):
     error_type = None
 
 
+class ResourceInUseException(FireboxError):
+    """A resource (an event source mapping) busy with a change of state: try again later."""
+
+    code = "ResourceInUseException"
+    status = 400
+    error_type = "User"
+
+
 class InvalidRequestContentException(FireboxError):
     code = "InvalidRequestContentException"
     status = 400
@@ -236,3 +244,46 @@ class BadRequestException(GatewayError):
 class ConflictException(GatewayError):
     code = "ConflictException"
     status = 409
+
+
+# EventBridge (AWS JSON 1.1): every error is HTTP 400 with `__type` and `message`. ValidationException and
+# ResourceAlreadyExistsException (above) are shared with the other APIs.
+
+
+class EventsError(FireboxError):
+    status = 400
+    message_key = "message"
+    error_type = None
+
+
+class EventsResourceNotFoundException(EventsError):
+    code = "ResourceNotFoundException"
+
+
+class InvalidEventPatternException(EventsError):
+    code = "InvalidEventPatternException"
+
+
+class LimitExceededException(EventsError):
+    code = "LimitExceededException"
+
+
+# EventBridge Scheduler (REST-JSON): `{"Message": ...}` bodies, no Type member, statuses as its model has them.
+
+
+class SchedulerValidationException(ValidationException):
+    """Scheduler's ValidationException: the framework's wording (`ValidationException.of`), under `Message`."""
+
+    message_key = "Message"
+
+
+class SchedulerNotFoundException(FireboxError):
+    code = "ResourceNotFoundException"
+    status = 404
+    error_type = None
+
+
+class SchedulerConflictException(FireboxError):
+    code = "ConflictException"
+    status = 409
+    error_type = None

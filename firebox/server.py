@@ -40,12 +40,16 @@ from firebox.clock import SystemClock
 from firebox.config import ConfigError, Settings
 from firebox.control.concurrency import ConcurrencyService
 from firebox.control.event_invoke import EventInvokeConfigService
+from firebox.control.event_targets import EventTargetService
+from firebox.control.events import EventBridgeService
 from firebox.control.functions import FunctionService
 from firebox.control.http_apis import HttpApiService
 from firebox.control.layers import LayerService
+from firebox.control.mappings import MappingService
 from firebox.control.policies import PolicyService
 from firebox.control.provisioned import ProvisionedConfigService
 from firebox.control.rest_apis import RestApiService
+from firebox.control.schedules import ScheduleService
 from firebox.control.urls import FunctionUrlService
 from firebox.control.versions import VersionService
 from firebox.dataplane import runtime_lib as runtime_lib_farm
@@ -58,6 +62,10 @@ from firebox.dataplane.router import Router
 from firebox.dataplane.sandbox import create_sandbox
 from firebox.dataplane.spares import SparePool
 from firebox.dataplane.zygote import Zygote
+from firebox.eventsources.event_bus import EventBridge
+from firebox.eventsources.manager import MappingManager
+from firebox.eventsources.schedule_runner import ScheduleRunner
+from firebox.expressions.schedule import parse as parse_schedule
 from firebox.models.function import FunctionConfig
 from firebox.names import PublicEndpoints
 from firebox.observability.billing import PriceTable
@@ -158,8 +166,22 @@ class Server:
             self.queue,
             settings.async_payload_limit,
         )
+        self.event_bus = EventBridge(
+            self.store,
+            self.store,
+            self.executor,
+            self.router,
+            settings.region,
+            settings.account_id,
+            settings.async_retry_scale,
+            on_dead_letter=lambda: self.deliverer.wake(),
+        )
+        self.events = EventBridgeService(
+            self.store, self.executor, settings.region, settings.account_id, SystemClock(), self.event_bus
+        )
+        self.events.on_change(self.event_bus.changed)
         self.deliverer = Deliverer(
-            self.store, self.executor, settings.async_retry_scale, self.aws_clients, self.telemetry
+            self.store, self.executor, settings.async_retry_scale, self.aws_clients, self.telemetry, self.event_bus
         )
         self.workers = AsyncWorkers(
             self.store,
@@ -177,6 +199,31 @@ class Server:
         self.telemetry.on_throttle(self.metrics.throttle)
         self.telemetry.on_count(self.metrics.count)
         self.logs.on_flush(EmfExtractor(self.metrics.put_threadsafe))
+        self.mappings = MappingService(self.functions, self.aws_endpoints, settings.brokers)
+        self.mapping_manager = MappingManager(
+            self.store,
+            self.executor,
+            self.router,
+            self.aws_clients,
+            settings.region,
+            settings.account_id,
+            settings.poll_interval_scale,
+            settings.brokers,
+            self.metrics.put,
+        )
+        self.mappings.on_change(self.mapping_manager.changed)
+        self.schedules = ScheduleService(
+            self.store, self.executor, settings.region, settings.account_id, parse_schedule
+        )
+        self.schedule_runner = ScheduleRunner(
+            self.store,
+            self.store,
+            self.executor,
+            self.router,
+            settings.async_retry_scale,
+            wake_deliverer=lambda: self.deliverer.wake(),
+        )
+        self.schedules.on_change(self.schedule_runner.changed)
         self.functions.on_change(self.catalog.invalidate)
         self.catalog.on_invalidate(lambda _: self.provisioned.wake())
         self.catalog.on_invalidate(self.pool.retire_function)
@@ -223,6 +270,12 @@ class Server:
                 urls=self.urls,
                 http_apis=self.http_apis,
                 rest_apis=self.rest_apis,
+                mappings=self.mappings,
+                mapping_manager=self.mapping_manager,
+                events=self.events,
+                event_targets=EventTargetService(self.events),
+                event_bus=self.event_bus,
+                schedules=self.schedules,
                 router=self.router,
                 logs=self.logs,
                 ledger=self.ledger,
@@ -266,6 +319,7 @@ class Server:
         self.queue.start()
         self._spawn(self.workers.run_forever(), "run async invocations")
         self._spawn(self.deliverer.run_forever(), "deliver to webhooks")
+        self._spawn(self.event_bus.run_forever(), "fire scheduled rules and retry EventBridge deliveries")
         self._spawn(self.provisioned.run_forever(), "keep provisioned environments")
         for zygote in self.zygotes.values():
             self._spawn(zygote.ensure_started(), f"start the {zygote.runtime} zygote")
@@ -273,6 +327,9 @@ class Server:
         settled = await self.functions.settle_all()
         if settled:
             log.info("settled %d function(s) left pending by the previous run", settled)
+        await self.mapping_manager.start()
+        await self.schedule_runner.start()
+        self._spawn(self.schedule_runner.run_forever(), "fire EventBridge Scheduler schedules")
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
@@ -329,6 +386,9 @@ class Server:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.mapping_manager.close()
+        await self.schedule_runner.close()
+        await self.event_bus.close()
         await self.provisioned.close()
         await self.workers.close()
         await self.queue.close()

@@ -227,3 +227,40 @@ def http_call(
         return HttpReply(response.status, response.getheaders(), response.read())
     finally:
         connection.close()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode on a free loopback port, for the whole session: SQS, Kinesis, DynamoDB (and its streams),
+    SNS and S3 at one endpoint. Tests use unique resource names."""
+    moto = os.path.join(os.path.dirname(sys.executable), "moto_server")
+    port = free_port()
+    process = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.1)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def aws_client(endpoint: str, service: str) -> Any:
+    """A boto3 client for an AWS service at `endpoint` (moto), with throwaway credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )

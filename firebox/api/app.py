@@ -35,9 +35,11 @@ from firebox.api.routes import (
     functions,
     invoke,
     layers,
+    mappings,
     policies,
     prometheus,
     provisioned,
+    scheduler,
     system,
     tags,
     urls,
@@ -114,6 +116,7 @@ def build_registry() -> Registry:
             *event_invoke.operations,
             *provisioned.operations,
             *urls.operations,
+            *mappings.operations,
             *apigatewayv2.operations,
             *apigateway.operations,
             *tags.operations,
@@ -121,6 +124,7 @@ def build_registry() -> Registry:
             *system.operations,
             *billing.operations,
             *prometheus.operations,
+            *scheduler.operations,
             *rpc.operations,
         ]
     )

@@ -40,6 +40,8 @@ IAM_PREFIXES = {
     "cloudwatch": "cloudwatch",
     "apigateway": "apigateway",
     "apigatewayv2": "apigateway",
+    "events": "events",
+    "scheduler": "scheduler",
     "firebox": "firebox",
 }
 """The IAM action prefix of each service's operations (both API Gateway APIs authorize as `apigateway:`)."""

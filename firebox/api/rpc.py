@@ -30,7 +30,7 @@ from starlette.responses import Response
 from firebox.api.errors import rpc_error_response
 from firebox.api.http import read_body
 from firebox.api.operations import Registry, route, rpc
-from firebox.api.routes import cloudwatch, cloudwatch_logs
+from firebox.api.routes import cloudwatch, cloudwatch_logs, events
 from firebox.api.services import services_of
 from firebox.errors import FireboxError, InvalidParameterException
 
@@ -46,6 +46,7 @@ operations = [
         rpc("cloudwatch", "GraniteServiceVersion20100801", name, handler)
         for name, handler in cloudwatch.OPERATIONS.items()
     ),
+    *(rpc("events", "AWSEvents", name, handler) for name, handler in events.OPERATIONS.items()),
 ]
 """The RPC operations, by JSON target prefix (which is also the CBOR service name)."""
 

@@ -3,6 +3,12 @@
 - SQS queues (`arn:aws:sqs:<region>:<account>:<name>`), reached through the SQS API at the configured SQS endpoint
   (`firebox.aws_endpoints`: real SQS, ElasticMQ, moto or any SQS-compatible server): the record is the message
   body; dead-letter messages carry the original payload and the RequestID / ErrorCode / ErrorMessage attributes;
+- SNS topics (`arn:aws:sns:<region>:<account>:<name>`), through the SNS API (Publish to the topic ARN) at the
+  configured SNS endpoint, the same way: the record (or the original payload) is the message;
+- event buses (`arn:aws:events:<region>:<account>:event-bus/<name>`): Firebox's own EventBridge (an
+  `EventPublisher`) gets an event with source `lambda`, detail-type `Lambda Function Invocation Result - Success`
+  (or `- Failure`), resources [the bus ARN, the function ARN] and the record as its detail, and routes it through
+  the bus's rules; the delivery is done once those deliveries are durable;
 - webhooks (a Firebox extension): an `http://` or `https://` URL receives the record as a JSON POST.
 
 A delivery is written to the `deliveries` table before the event it describes is finished, then sent by this
@@ -14,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,6 +51,30 @@ def is_sqs(destination: str) -> bool:
     return destination.startswith("arn:aws:sqs:")
 
 
+def is_sns(destination: str) -> bool:
+    return destination.startswith("arn:aws:sns:")
+
+
+def is_event_bus(destination: str) -> bool:
+    return destination.startswith("arn:aws:events:") and ":event-bus/" in destination
+
+
+def is_outbound(destination: str) -> bool:
+    """Destinations the Deliverer sends to (through the `deliveries` outbox), rather than Event invocations of a
+    function: webhooks, SQS queues, SNS topics and event buses."""
+    return is_webhook(destination) or is_sqs(destination) or is_sns(destination) or is_event_bus(destination)
+
+
+class EventPublisher(Protocol):
+    """Where event-bus destinations go: Firebox's EventBridge (`firebox.eventsources.event_bus.EventBridge`)."""
+
+    async def publish(
+        self, bus_arn: str, source: str, detail_type: str, detail: Mapping[str, Any], resources: list[str]
+    ) -> None:
+        """Put one event on the bus; return once what its rules deliver is durable."""
+        ...
+
+
 class Deliverer:
     def __init__(
         self,
@@ -51,8 +83,10 @@ class Deliverer:
         retry_scale: float,
         clients: AwsClients,
         telemetry: Telemetry,
+        events: EventPublisher | None = None,
     ) -> None:
         self._telemetry = telemetry
+        self._events = events
         self._store = store
         self._executor = executor
         self.retry_scale = retry_scale
@@ -80,8 +114,17 @@ class Deliverer:
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert delivery.id is not None
-        send = self._send_sqs if is_sqs(delivery.destination) else _post
-        error = await self._run(send, delivery)
+        if is_event_bus(delivery.destination):
+            error = await self._publish(delivery)
+        else:
+            send = (
+                self._send_sqs
+                if is_sqs(delivery.destination)
+                else self._send_sns
+                if is_sns(delivery.destination)
+                else _post
+            )
+            error = await self._run(send, delivery)
         if error is None:
             await self._run(self._store.finish_delivery, delivery.id)
             return
@@ -102,12 +145,7 @@ class Deliverer:
         try:
             client = self._clients.client("sqs", region)
             url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            attributes = {
-                key: {"DataType": "Number", "StringValue": value[1:]}
-                if value.startswith("#")
-                else {"DataType": "String", "StringValue": value}
-                for key, value in delivery.attributes.items()
-            }
+            attributes = _message_attributes(delivery)
             extra: dict[str, Any] = {}
             if delivery.trace_id:
                 extra["MessageSystemAttributes"] = {
@@ -122,6 +160,51 @@ class Deliverer:
         except (BotoCoreError, ClientError, ServiceNotConfigured) as exc:
             return str(exc)
         return None
+
+    def _send_sns(self, delivery: Delivery) -> str | None:
+        """Publish to the topic the ARN names; None on success, else what went wrong. Runs in a worker thread."""
+        region = delivery.destination.split(":", 5)[3]
+        try:
+            client = self._clients.client("sns", region)
+            extra: dict[str, Any] = {}
+            if delivery.attributes:
+                extra["MessageAttributes"] = _message_attributes(delivery)
+            client.publish(TopicArn=delivery.destination, Message=delivery.body.decode("utf-8", "replace"), **extra)
+        except (BotoCoreError, ClientError, ServiceNotConfigured) as exc:
+            return str(exc)
+        return None
+
+    async def _publish(self, delivery: Delivery) -> str | None:
+        """An invocation record as an event on the bus; None once its deliveries are durable, else what went wrong."""
+        if self._events is None:
+            return "no EventBridge to publish to"
+        try:
+            record = json.loads(delivery.body)
+            context = record["requestContext"]
+            outcome = "Success" if context["condition"] == "Success" else "Failure"
+            await self._events.publish(
+                delivery.destination,
+                "lambda",
+                f"Lambda Function Invocation Result - {outcome}",
+                record,
+                [delivery.destination, context["functionArn"]],
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"the invocation record cannot be published: {exc!r}"
+        except Exception as exc:  # the bus's own deliveries failed to be written: try again later
+            log.exception("publishing to %s failed", delivery.destination)
+            return str(exc) or type(exc).__name__
+        return None
+
+
+def _message_attributes(delivery: Delivery) -> dict[str, dict[str, str]]:
+    """SQS and SNS message attributes: values starting with "#" are numbers."""
+    return {
+        key: {"DataType": "Number", "StringValue": value[1:]}
+        if value.startswith("#")
+        else {"DataType": "String", "StringValue": value}
+        for key, value in delivery.attributes.items()
+    }
 
 
 def _post(delivery: Delivery) -> str | None:

@@ -29,7 +29,7 @@ import uuid
 from concurrent.futures import Executor
 from typing import Any
 
-from firebox.asyncinvoke.destinations import Deliverer, is_sqs, is_webhook
+from firebox.asyncinvoke.destinations import Deliverer, is_outbound
 from firebox.asyncinvoke.queue import AsyncQueue
 from firebox.dataplane.router import Router
 from firebox.errors import (
@@ -250,7 +250,7 @@ class AsyncWorkers:
         if destination is None:
             return
         trace_id = _trace_of(event, result)
-        if is_webhook(destination) or is_sqs(destination):
+        if is_outbound(destination):
             delivery = Delivery(
                 destination,
                 json.dumps(record).encode(),

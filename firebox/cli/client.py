@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -44,7 +44,7 @@ def connect(endpoint_url: str, service: Literal["lambda", "logs"] = "lambda", re
 
 
 @contextmanager
-def _api_errors() -> Iterator[None]:
+def api_errors() -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
@@ -55,19 +55,23 @@ def _api_errors() -> Iterator[None]:
 
 
 def print_functions(lam: Any) -> None:
-    with _api_errors():
+    with api_errors():
         rows = [
             (f["FunctionName"], f["Runtime"], str(f["MemorySize"]), str(f["Timeout"]), f["LastModified"])
             for page in lam.get_paginator("list_functions").paginate()
             for f in page["Functions"]
         ]
-    header = ("NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED")
+    print_table(("NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED"), rows)
+
+
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Rows under a header, in columns as wide as their widest cell."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _firebox_get(url: str) -> Any:
+def firebox_get(url: str) -> Any:
     """GET one of Firebox's own endpoints (outside Lambda's API) and decode its JSON; errors as CommandError."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -83,14 +87,14 @@ def _firebox_get(url: str) -> Any:
 
 def print_queue(endpoint_url: str, name: str) -> None:
     """Firebox's own endpoint (Lambda's API has no such view)."""
-    doc = _firebox_get(f"{endpoint_url.rstrip('/')}/firebox/functions/{urllib.parse.quote(name, safe='')}/queue")
+    doc = firebox_get(f"{endpoint_url.rstrip('/')}/firebox/functions/{urllib.parse.quote(name, safe='')}/queue")
     print(f"{doc['FunctionName']}: {doc['Queued']} queued, {doc['InFlight']} in flight")
 
 
 def print_cost(endpoint_url: str, month: str | None, function: str | None) -> None:
     """A month's usage and cost per function and version, and the account's totals (Firebox's own endpoint)."""
     query = urllib.parse.urlencode({k: v for k, v in (("month", month), ("function", function)) if v})
-    doc = _firebox_get(f"{endpoint_url.rstrip('/')}/firebox/cost" + (f"?{query}" if query else ""))
+    doc = firebox_get(f"{endpoint_url.rstrip('/')}/firebox/cost" + (f"?{query}" if query else ""))
     header = ("FUNCTION", "VERSION", "REQUESTS", "BILLED MS", "GB-S", "PROVISIONED GB-S", "EPHEMERAL GB-S", "COST")
     rows = [
         (
@@ -107,9 +111,7 @@ def print_cost(endpoint_url: str, month: str | None, function: str | None) -> No
     ]
     print(f"usage in {doc['Month']} (UTC)")
     if rows:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print_table(header, rows)
     else:
         print("no usage" + (f" by {function}" if function else ""))
     account, cost = doc["Account"], doc["Account"]["Cost"]
@@ -129,7 +131,7 @@ def _usd(amount: float) -> str:
 
 
 def delete_function(lam: Any, name: str) -> None:
-    with _api_errors():
+    with api_errors():
         lam.delete_function(FunctionName=name)
     print(f"deleted {name}")
 
@@ -149,11 +151,11 @@ def invoke(lam: Any, args: argparse.Namespace) -> bool:
     if args.qualifier:
         params["Qualifier"] = args.qualifier
     if args.asynchronous:
-        with _api_errors():
+        with api_errors():
             response = lam.invoke(InvocationType="Event", **params)
         print(f"queued {response['ResponseMetadata']['RequestId']}")
         return False
-    with _api_errors():
+    with api_errors():
         response = lam.invoke(**params)
         body = response["Payload"].read().decode("utf-8", "replace")
     if args.log_tail and response.get("LogResult"):
@@ -190,7 +192,7 @@ def deploy(lam: Any, args: argparse.Namespace) -> None:
         if any(len(pair) != 2 for pair in pairs):
             raise CommandError("--env takes KEY=VALUE")
         settings["Environment"] = {"Variables": dict(pairs)}
-    with _api_errors():
+    with api_errors():
         try:
             lam.get_function_configuration(FunctionName=args.name)
             exists = True
@@ -214,7 +216,7 @@ def deploy(lam: Any, args: argparse.Namespace) -> None:
 def function_url(lam: Any, name: str, qualifier: str | None, auth_type: str) -> str:
     """The function's (or alias's) URL; one is created with `auth_type` if there is none yet."""
     target: dict[str, Any] = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-    with _api_errors():
+    with api_errors():
         try:
             url: str = lam.get_function_url_config(**target)["FunctionUrl"]
         except ClientError as exc:

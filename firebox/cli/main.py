@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--env", action="append", default=[], metavar="K=V", help="environment variable (repeat)")
     deploy.add_argument("--url", action="store_true", help="give it a function URL (AuthType NONE) and print it")
 
+    mappings = client_command("mappings", "list event source mappings, or show one, with their state and lag")
+    mapping_action = mappings.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mapping_list = mapping_action.add_parser("list", help="list mappings with their figures since start")
+    mapping_list.add_argument("--function", help="only this function's mappings")
+    mapping_show = mapping_action.add_parser("show", help="one mapping's configuration and figures")
+    mapping_show.add_argument("uuid")
+
     url = client_command("url", "print a function's URL, creating one (AuthType NONE) if it has none")
     url.add_argument("name")
     url.add_argument("--qualifier", help="an alias (default: the unqualified function)")
@@ -143,6 +150,13 @@ def _client_command(args: argparse.Namespace, client: Any) -> int:
             print(client.function_url(lam, args.name, None, "NONE"))
     elif args.command == "url":
         print(client.function_url(lam, args.name, args.qualifier, args.auth_type))
+    elif args.command == "mappings":
+        from firebox.cli import mappings
+
+        if args.action == "list":
+            mappings.print_list(lam, args.endpoint_url, args.function)
+        else:
+            mappings.print_one(lam, args.endpoint_url, args.uuid)
     elif args.command == "invoke":
         return int(client.invoke(lam, args))
     return 0

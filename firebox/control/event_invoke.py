@@ -2,11 +2,13 @@
 
 Per qualifier (`$LATEST`, a version or an alias): how many times a failed Event invocation is retried (0-2), how
 old an event may get (60-21600 s), and where outcomes go. `Put` replaces the whole configuration, `Update` merges
-into it. Destinations are Lambda functions, SQS queues, or webhook URLs (a Firebox extension).
+into it. Destinations are Lambda functions, SQS queues, SNS topics, EventBridge event buses
+(`arn:aws:events:<region>:<account>:event-bus/<name>`), or webhook URLs (a Firebox extension).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +17,8 @@ from firebox.errors import InvalidParameterValueException, ResourceNotFoundExcep
 from firebox.models.arn import parse_function_id
 from firebox.models.asynchronous import EventInvokeConfig
 from firebox.models.function import LATEST
+
+_EVENT_BUS = re.compile(r"arn:aws[\w-]*:events:[a-z0-9-]+:\d{12}:event-bus/[/\.\-_A-Za-z0-9]+")
 
 
 class EventInvokeConfigService:
@@ -61,14 +65,14 @@ class EventInvokeConfigService:
         self.store.put_event_invoke_config(name, qualifier, config)
 
     def _check_destination(self, name: str, destination: str) -> None:
-        if destination.startswith(
-            ("http://", "https://", "arn:aws:sqs:")
-        ):  # a webhook (a Firebox extension) or a queue
+        if destination.startswith(("http://", "https://", "arn:aws:sqs:", "arn:aws:sns:")) or _EVENT_BUS.fullmatch(
+            destination
+        ):  # a webhook (a Firebox extension), a queue, a topic or an event bus
             return
         if not destination.startswith("arn:aws:lambda:"):
             raise InvalidParameterValueException(
                 f"The destination ARN {destination} is invalid. Firebox delivers destinations to Lambda functions, "
-                "SQS queues and webhook URLs in this version (SNS and EventBridge destinations are not supported yet)."
+                "SQS queues, SNS topics, EventBridge event buses and webhook URLs."
             )
         target = parse_function_id(destination)
         if target is None or self.store.get_config(target.name, LATEST) is None:

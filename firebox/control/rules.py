@@ -89,9 +89,10 @@ def check_tags(tags: Mapping[str, str], existing: int = 0) -> None:
 def check_unsupported(changes: Mapping[str, Any]) -> None:
     """Settings whose machinery Firebox does not have: refused clearly rather than silently ignored."""
     target = changes.get("dead_letter_target")
-    if target and not target.startswith("arn:aws:sqs:"):
+    if target and not target.startswith(("arn:aws:sqs:", "arn:aws:sns:")):
         raise InvalidParameterValueException(
-            f"The dead-letter target {target} is not supported: Firebox sends dead-letter messages to SQS queues."
+            f"The dead-letter target {target} is not supported: Firebox sends dead-letter messages to SQS queues "
+            "and SNS topics."
         )
     if changes.get("package_type", "Zip") != "Zip":
         raise InvalidParameterValueException(

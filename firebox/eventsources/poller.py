@@ -104,9 +104,9 @@ class PollerContext:
     async def invoke(self, mapping: EventSourceMapping, event: Mapping[str, Any]) -> BatchResult:
         """Invoke the mapping's function (RequestResponse, source ESM) with one batch's event, and read its partial
         batch response when the mapping has ReportBatchItemFailures."""
-        ref = self.router.resolve(mapping.function_name, mapping.qualifier)
-        request = InvokeRequest(ref, orjson.dumps(event), str(uuid.uuid4()), source=InvocationSource.ESM)
         try:
+            ref = self.router.resolve(mapping.function_name, mapping.qualifier)
+            request = InvokeRequest(ref, orjson.dumps(event), str(uuid.uuid4()), source=InvocationSource.ESM)
             result = await self.router.invoke(request)
         except (TooManyRequestsException, ResourceNotFoundException, ResourceConflictException) as exc:
             return BatchResult(BatchOutcome.NOT_INVOKED, error=f"{exc.code}: {exc.message}")

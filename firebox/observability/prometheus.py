@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,6 +51,8 @@ class PoolSnapshot:
     async_queued: int
     async_in_flight: int
     deliveries_pending: int
+    mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Event source mappings' figures by UUID (`MappingManager.figures`): FunctionName, Polling, and counts."""
 
 
 class PrometheusExporter:
@@ -82,6 +85,7 @@ class _Collector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._function_families()
         yield from self._pool_families()
+        yield from self._mapping_families()
 
     def _function_families(self) -> Iterator[Metric]:
         invocations = CounterMetricFamily(
@@ -140,3 +144,29 @@ class _Collector(Collector):
             "Records waiting for a webhook or SQS destination.",
             value=snap.deliveries_pending,
         )
+
+    def _mapping_families(self) -> Iterator[Metric]:
+        events = CounterMetricFamily(
+            "firebox_event_source_events",
+            "Records an event source mapping's poller handled, by what happened to them (PolledEventCount, "
+            "InvokedEventCount, FailedInvokeEventCount, FilteredOutEventCount, DeletedEventCount, ...).",
+            labels=["mapping", "function", "figure"],
+        )
+        age = GaugeMetricFamily(
+            "firebox_event_source_age_seconds",
+            "Age of the oldest record in a mapping's last batch (IteratorAge for streams).",
+            labels=["mapping", "function"],
+        )
+        polling = GaugeMetricFamily(
+            "firebox_event_source_polling", "1 while a mapping's poller runs.", labels=["mapping", "function"]
+        )
+        for mapping, figures in sorted(self.snapshot.mappings.items()):
+            function = str(figures.get("FunctionName", ""))
+            polling.add_metric([mapping, function], 1 if figures.get("Polling") else 0)
+            for figure, value in sorted(figures.items()):
+                if figure.endswith("Count") and isinstance(value, int | float):
+                    events.add_metric([mapping, function, figure], value)
+            lag = figures.get("IteratorAge", figures.get("RecordAge"))
+            if isinstance(lag, int | float):
+                age.add_metric([mapping, function], lag / 1000)
+        yield from (events, age, polling)

@@ -7,7 +7,7 @@ Every method is blocking and thread-safe; the control plane calls them from its 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from firebox.models.asynchronous import AsyncEvent, Delivery, EventInvokeConfig
 from firebox.models.function import AccountUsage, Alias, CodeArchive, Function, FunctionConfig, LayerVersion
@@ -273,6 +273,95 @@ class MappingStore(Protocol):
         ...
 
 
+class EventRetry(NamedTuple):
+    """A delivery of an EventBridge event to a rule's target that failed and waits for another try."""
+
+    id: int | None
+    rule_arn: str
+    target: dict[str, Any]
+    """The target document as it was when the event matched."""
+    event: dict[str, Any]
+    payload: bytes
+    """What the target is sent: the event, or what Input, InputPath or InputTransformer made of it."""
+    attempts: int
+    first_at: float
+    not_before: float
+    last_error: str
+
+
+class EventStore(Protocol):
+    """EventBridge: event buses, their rules and the rules' targets, as JSON documents in AWS's shapes (the control
+    plane owns them); the last tick of each scheduled rule; deliveries to targets waiting to be retried."""
+
+    def create_event_bus(self, name: str, doc: dict[str, Any], now: float) -> bool:
+        """False if a bus of that name exists."""
+        ...
+
+    def get_event_bus(self, name: str) -> dict[str, Any] | None:
+        """The bus's document with its Name, CreationTime and LastModifiedTime (epoch seconds)."""
+        ...
+
+    def list_event_buses(self, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def count_event_buses(self) -> int: ...
+
+    def delete_event_bus(self, name: str) -> bool | None:
+        """True once deleted; False if it still has rules (it is kept); None if there is no such bus."""
+        ...
+
+    def put_event_rule(self, bus: str, name: str, doc: dict[str, Any], limit: int) -> bool | None:
+        """Create or replace a rule, keeping its targets. None if the bus does not exist; False if creating it
+        would give the bus more than `limit` rules."""
+        ...
+
+    def get_event_rule(self, bus: str, name: str) -> dict[str, Any] | None: ...
+
+    def list_event_rules(self, bus: str, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def all_event_rules(self) -> list[tuple[str, dict[str, Any]]]:
+        """(bus, rule document) of every rule."""
+        ...
+
+    def delete_event_rule(self, bus: str, name: str) -> bool | None:
+        """True once deleted; False if it still has targets (it is kept); None if there is no such rule."""
+        ...
+
+    def put_event_targets(self, bus: str, rule: str, targets: Sequence[dict[str, Any]], limit: int) -> bool | None:
+        """Add or replace targets by Id. None if the rule does not exist; False (nothing written) if the rule would
+        have more than `limit` targets."""
+        ...
+
+    def remove_event_targets(self, bus: str, rule: str, ids: Sequence[str]) -> list[str] | None:
+        """The ids removed (those the rule had); None if the rule does not exist."""
+        ...
+
+    def list_event_targets(self, bus: str, rule: str) -> list[dict[str, Any]] | None: ...
+
+    def event_targets_of_bus(self, bus: str) -> dict[str, list[dict[str, Any]]]:
+        """Every target of the bus's rules, by rule name, in the order they were added."""
+        ...
+
+    def event_rules_by_target(self, bus: str, arn: str, after: str | None, limit: int) -> list[str]: ...
+
+    def get_event_timer(self, key: str) -> float | None:
+        """When a scheduled rule's timer last fired (epoch seconds); None if never."""
+        ...
+
+    def set_event_timer(self, key: str, last_fired: float) -> None: ...
+
+    def add_event_retry(self, retry: EventRetry) -> None: ...
+
+    def lease_event_retries(self, now: float, lease_until: float, limit: int) -> list[EventRetry]: ...
+
+    def next_event_retry_due(self) -> float | None: ...
+
+    def retry_event_later(self, retry_id: int, not_before: float, attempts: int, error: str) -> None: ...
+
+    def finish_event_retry(self, retry_id: int) -> None: ...
+
+    def release_event_retry_leases(self) -> int: ...
+
+
 class CodeArchiveStore(Protocol):
     def get_code_archive(self, sha256: str) -> CodeArchive | None: ...
 
@@ -374,6 +463,8 @@ class Store(
     ProvisionedStore,
     FunctionUrlStore,
     GatewayStore,
+    MappingStore,
+    EventStore,
     AsyncStore,
     CodeArchiveStore,
     LogStore,
@@ -386,3 +477,50 @@ class Store(
         ...
 
     def close(self) -> None: ...
+
+
+class ScheduleStore(Protocol):
+    """EventBridge Scheduler: schedule groups (`default` always exists) and their schedules, as documents in AWS's
+    GetSchedule shape (the control plane owns them), with the last tick each schedule fired (the runner's)."""
+
+    def create_schedule_group(self, name: str, tags: Mapping[str, str], now: float) -> bool:
+        """False if a group of that name exists."""
+        ...
+
+    def get_schedule_group(self, name: str) -> dict[str, Any] | None:
+        """Name, CreationDate, LastModificationDate (epoch seconds) and Tags (a dict)."""
+        ...
+
+    def list_schedule_groups(self, prefix: str, after: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def delete_schedule_group(self, name: str) -> list[str] | None:
+        """Delete the group and its schedules: the names of those schedules, None if there is no such group."""
+        ...
+
+    def tag_schedule_group(self, name: str, set_tags: Mapping[str, str], remove_keys: Iterable[str]) -> bool: ...
+
+    def insert_schedule(self, doc: Mapping[str, Any]) -> bool | None:
+        """False if the name is taken in its group, None if the group does not exist."""
+        ...
+
+    def replace_schedule(self, doc: Mapping[str, Any]) -> bool:
+        """Keeps the last fired tick; False if the schedule is gone."""
+        ...
+
+    def get_schedule(self, group: str, name: str) -> tuple[dict[str, Any], float | None] | None:
+        """The document and the last tick fired."""
+        ...
+
+    def list_schedules(
+        self, group: str | None, prefix: str, state: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    def all_schedules(self) -> list[tuple[dict[str, Any], float | None]]: ...
+
+    def delete_schedule(self, group: str, name: str, modified: float | None = None) -> bool:
+        """With `modified`, only if the schedule's LastModificationDate is still that."""
+        ...
+
+    def set_schedule_fired(self, group: str, name: str, tick: float) -> bool:
+        """Never moves the last fired tick back; False if the schedule is gone."""
+        ...

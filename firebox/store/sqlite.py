@@ -25,11 +25,13 @@ from firebox.models.function import (
 from firebox.store.codec import decode_config, encode_config
 from firebox.store.sqlite_async import AsyncQueueAndConfigs
 from firebox.store.sqlite_billing import MeteringLedger
+from firebox.store.sqlite_events import EventBusesAndRules
 from firebox.store.sqlite_gateway import GatewayApis
 from firebox.store.sqlite_layers import LayersAndPolicies, Provisioned
 from firebox.store.sqlite_logs import LogGroupsAndStreams
 from firebox.store.sqlite_mappings import EventSourceMappings
 from firebox.store.sqlite_metrics import MetricSeries
+from firebox.store.sqlite_schedules import SchedulesAndGroups
 from firebox.store.sqlite_urls import FunctionUrls
 from firebox.store.sqlite_versions import VersionsAndAliases
 
@@ -43,6 +45,8 @@ class SQLiteStore(
     FunctionUrls,
     GatewayApis,
     EventSourceMappings,
+    EventBusesAndRules,
+    SchedulesAndGroups,
     AsyncQueueAndConfigs,
     LogGroupsAndStreams,
     MetricSeries,

@@ -128,8 +128,8 @@ def test_unsupported_dead_letter_targets_are_refused(server: RunningServer) -> N
     with pytest.raises(ClientError) as exc:
         create(
             lam,
-            "sns-dlq",
+            "s3-dlq",
             make_zip({"app.py": ECHO}),
-            DeadLetterConfig={"TargetArn": "arn:aws:sns:us-east-1:123456789012:topic"},
+            DeadLetterConfig={"TargetArn": "arn:aws:s3:::a-bucket"},
         )
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValueException"

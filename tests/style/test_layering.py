@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "firebox"
-BASE = {"errors", "clock", "config", "outbound", "names"}
+BASE = {"errors", "clock", "config", "outbound", "names", "aws_endpoints", "brokers"}
 """Shared leaf modules: importable by every layer except models and the in-sandbox bootstrap."""
 
 ALLOWED: dict[str, set[str]] = {
@@ -17,16 +17,32 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),
     "config": set(),
     "outbound": set(),
+    "aws_endpoints": set(),
+    "brokers": {"errors"},
+    "expressions": {"errors"},
     "names": {"models", "errors"},
     "runtimes": set(),
     "store": {"models"} | BASE,
-    "control": {"models", "store", "runtimes"} | BASE,
+    "control": {"models", "store", "runtimes", "expressions"} | BASE,
     "dataplane": {"models", "store", "observability"} | BASE,
     "observability": {"models", "store"} | BASE,
-    "asyncinvoke": {"models", "store", "dataplane", "observability"} | BASE,
-    "api": {"models", "control", "dataplane", "asyncinvoke", "observability"} | BASE,
+    "asyncinvoke": {"models", "store", "dataplane", "observability", "expressions"} | BASE,
+    "eventsources": {"models", "store", "dataplane", "observability", "expressions"} | BASE,
+    "api": {"models", "control", "dataplane", "asyncinvoke", "eventsources", "observability", "expressions"} | BASE,
     "cli": {"config", "server"},
-    "server": {"models", "store", "control", "dataplane", "asyncinvoke", "observability", "api", "runtimes"} | BASE,
+    "server": {
+        "models",
+        "store",
+        "control",
+        "dataplane",
+        "asyncinvoke",
+        "eventsources",
+        "observability",
+        "api",
+        "runtimes",
+        "expressions",
+    }
+    | BASE,
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -38,7 +38,7 @@ def test_rest_operations_are_where_botocore_sends_them(operation: Operation) -> 
 
 def test_rpc_operations_exist_in_their_models() -> None:
     rpc = [op for op in REGISTRY.operations if op.target is not None]
-    assert {op.service for op in rpc} == {"logs", "cloudwatch"}
+    assert {op.service for op in rpc} == {"logs", "cloudwatch", "events"}
     for op in rpc:
         _model_http(op.service, op.name)
         assert op.action.startswith(op.service + ":")

@@ -26,6 +26,7 @@ async def metrics(request: Request) -> Response:
         async_queued=totals["queued"],
         async_in_flight=totals["in_flight"],
         deliveries_pending=totals["deliveries"],
+        mappings=services.mapping_manager.figures(),
     )
     return Response(services.prometheus.render(snapshot), media_type=CONTENT_TYPE)
 

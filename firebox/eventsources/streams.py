@@ -1,0 +1,740 @@
+"""The ordered shard machinery the Kinesis and DynamoDB Streams pollers share (`kinesis.py`, `dynamodb_streams.py`
+give it their API calls and event shapes as a `StreamSource`).
+
+    StreamPoller.run   list the shards every DISCOVERY_INTERVAL (and whenever a shard ends); start a ShardReader for
+                       each shard not finished whose parents are finished (or gone), so a parent is always read to
+                       its end before its children
+    ShardReader        one ordered reader per shard: GetRecords from the checkpoint (AFTER_SEQUENCE_NUMBER) or,
+                       where none exists, from StartingPosition; filtered-out records settle at once, the others go
+                       to a Lane by their partition key (ParallelizationFactor lanes; one with tumbling windows)
+    Lane               gathers a batch (BatchSize, MaximumBatchingWindowInSeconds, 6 MB, one tumbling window),
+                       invokes, and settles it: success, a partial batch response (settled up to the first failed
+                       record, the rest retried), bisection, retries and record age, the on-failure destination
+    settle             the shard's checkpoint moves to the last record before which everything is settled, and is
+                       written durably before the lane goes on, so a restart repeats records but never skips one
+
+A checkpoint's state holds what else the reader must resume with: `started` (the time a LATEST start was resolved,
+so records that arrive while the server is down are not skipped), `window` (a tumbling window's start and the
+function's state) and `finished` (the shard was read to its end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from firebox.aws_endpoints import ServiceNotConfigured
+from firebox.errors import FireboxError
+from firebox.eventsources.poller import OK, PROBLEM_FUNCTION, BatchOutcome, BatchResult, PollerContext
+from firebox.expressions.filters import RecordFilter
+from firebox.models.mappings import Checkpoint, EventSourceMapping
+
+log = logging.getLogger("firebox.eventsources.streams")
+
+SOURCE_ERRORS = (BotoCoreError, ClientError, ServiceNotConfigured)
+PAYLOAD_LIMIT = 6_291_456 - 65_536
+"""What a batch's records may add up to: the synchronous payload limit, less room for the event's own members."""
+WINDOW_STATE_LIMIT = 1_048_576
+"""A tumbling window's state past this ends the window early (isWindowTerminatedEarly)."""
+DISCOVERY_INTERVAL = 10.0
+ERROR_PAUSE = 5.0
+THROTTLE_PAUSE = 1.0
+RETRY_PAUSE = 0.5
+MAX_RETRY_PAUSE = 30.0
+DELIVERY_ATTEMPTS = 3
+MISSING: Any = object()
+"""A tumbling window's function that answered no `state`: a failed invocation."""
+EXPIRED_CODES = frozenset({"ExpiredIteratorException"})
+TRIMMED_CODES = frozenset({"TrimmedDataAccessException", "InvalidArgumentException"})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    sequence: str
+    partition_key: str
+    """What orders records across lanes: the Kinesis partition key, the DynamoDB item's keys."""
+    arrival: float
+    """Epoch seconds the record reached the stream (ApproximateArrivalTimestamp, ApproximateCreationDateTime)."""
+    event: dict[str, Any]
+    """The record as the function sees it in `Records`."""
+    size: int
+
+    @property
+    def number(self) -> int:
+        return int(self.sequence)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    shard_id: str
+    parents: tuple[str, ...]
+    ending: str | None
+    """EndingSequenceNumber: set once the shard is closed (split, merged, or rolled over)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    kind: str
+    """TRIM_HORIZON, LATEST, AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP."""
+    sequence: str | None = None
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[StreamRecord]
+    next_iterator: str | None
+    """None once a closed shard has been read to its end."""
+    behind_ms: int | None = None
+
+
+class StreamSource(Protocol):
+    kind: str
+    """The records' kind for filters and texts: `kinesis` or `dynamodb`."""
+    batch_info: str
+    """The member of the on-failure record that describes the batch (KinesisBatchInfo, DDBStreamBatchInfo)."""
+    poll_interval: float
+    """Seconds between reads of a shard that had nothing new."""
+    seeks_timestamps: bool
+    """Whether iterators can start AT_TIMESTAMP; if not, the reader reads from TRIM_HORIZON and skips older ones."""
+    role: str
+    """The function's execution role (Kinesis records carry it as invokeIdentityArn); the poller keeps it current."""
+
+    async def shards(self) -> list[Shard]: ...
+
+    async def iterator(self, shard_id: str, position: Position) -> str: ...
+
+    async def read(self, shard_id: str, iterator: str) -> Page: ...
+
+    def arrival_text(self, seconds: float) -> str:
+        """An arrival time as the on-failure record writes it."""
+        ...
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return str(exc) or type(exc).__name__
+
+
+def _code(exc: Exception) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+
+
+def iso_seconds(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_millis(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def starting_timestamp(value: Any) -> float:
+    """StartingPositionTimestamp as stored: epoch seconds (what the SDKs send) or an ISO-8601 text."""
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+class Tracker:
+    """The records of a shard read and not yet settled, in stream order; the frontier is the last record before which
+    every record is settled (what the checkpoint may say)."""
+
+    def __init__(self, frontier: str | None) -> None:
+        self.frontier = frontier
+        self._order: deque[StreamRecord] = deque()
+        self._settled: set[int] = set()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def add(self, record: StreamRecord) -> None:
+        self._order.append(record)
+        self.bytes += record.size
+
+    def settle(self, records: Sequence[StreamRecord]) -> bool:
+        """Mark `records` settled; True if the frontier moved."""
+        self._settled.update(record.number for record in records)
+        moved = False
+        while self._order and self._order[0].number in self._settled:
+            record = self._order.popleft()
+            self._settled.discard(record.number)
+            self.bytes -= record.size
+            self.frontier = record.sequence
+            moved = True
+        return moved
+
+
+def ready_shards(shards: Sequence[Shard], finished: set[str], running: set[str]) -> list[Shard]:
+    """The shards to start reading: not finished, not being read, and every parent finished or no longer listed."""
+    listed = {shard.shard_id for shard in shards}
+    return [
+        shard
+        for shard in shards
+        if shard.shard_id not in finished
+        and shard.shard_id not in running
+        and all(parent in finished or parent not in listed for parent in shard.parents)
+    ]
+
+
+def lane_of(partition_key: str, lanes: int) -> int:
+    return zlib.crc32(partition_key.encode()) % lanes if lanes > 1 else 0
+
+
+def failure_index(records: Sequence[StreamRecord], failed_items: Sequence[str]) -> int | None:
+    """Where a partial batch response says the batch failed: the lowest reported record's position; None (the whole
+    batch failed) if it names a record the batch does not hold."""
+    positions = {record.sequence: index for index, record in enumerate(records)}
+    found = [positions.get(item) for item in failed_items]
+    return None if any(index is None for index in found) else min(index for index in found if index is not None)
+
+
+def expired_prefix(records: Sequence[StreamRecord], max_age: int, now: float) -> int:
+    """How many records at the head of the batch are older than MaximumRecordAgeInSeconds (-1: none ever are)."""
+    if max_age < 0:
+        return 0
+    count = 0
+    while count < len(records) and now - records[count].arrival > max_age:
+        count += 1
+    return count
+
+
+class StreamPoller:
+    """One mapping's poller of a Kinesis or DynamoDB stream."""
+
+    def __init__(self, mapping: EventSourceMapping, context: PollerContext, source: StreamSource) -> None:
+        self.mapping = mapping
+        self.context = context
+        self.source = source
+        params = mapping.params
+        self.filter = RecordFilter.from_criteria(params.get("FilterCriteria"))
+        self.tumbling = int(params.get("TumblingWindowInSeconds") or 0)
+        self.lanes = 1 if self.tumbling else max(1, int(params.get("ParallelizationFactor") or 1))
+        self.max_retries = int(params.get("MaximumRetryAttempts", -1))
+        self.max_age = int(params.get("MaximumRecordAgeInSeconds", -1))
+        self.bisect = bool(params.get("BisectBatchOnFunctionError"))
+        on_failure = (params.get("DestinationConfig") or {}).get("OnFailure") or {}
+        self.destination = str(on_failure.get("Destination") or "")
+        self.checkpoints: dict[str, Checkpoint] = {}
+        self.listed: dict[str, Shard] = {}
+        self.readers: dict[str, asyncio.Task[None]] = {}
+        self.wake = asyncio.Event()
+        self.function_arn = ""
+        self._queue_urls: dict[str, str] = {}
+
+    async def run(self) -> None:
+        try:
+            self.checkpoints = await self.context.run(self.context.store.get_checkpoints, self.mapping.uuid)
+            while True:
+                await self._discover()
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), DISCOVERY_INTERVAL * self.context.interval_scale)
+        finally:
+            for task in self.readers.values():
+                task.cancel()
+            await asyncio.gather(*self.readers.values(), return_exceptions=True)
+
+    async def _discover(self) -> None:
+        await self._identity()
+        try:
+            shards = await self.source.shards()
+        except SOURCE_ERRORS as exc:
+            self.problem(f"Error occurred while listing the shards of {self.mapping.source_arn}: {error_text(exc)}")
+            await self.context.pause(ERROR_PAUSE)
+            return
+        self.listed = {shard.shard_id: shard for shard in shards}
+        finished = {shard for shard, checkpoint in self.checkpoints.items() if checkpoint.state.get("finished")}
+        running = {shard for shard, task in self.readers.items() if not task.done()}
+        for shard in ready_shards(shards, finished, running):
+            reader = ShardReader(self, shard)
+            task = asyncio.get_running_loop().create_task(reader.run(), name=f"read {shard.shard_id}")
+            task.add_done_callback(self._reader_done)
+            self.readers[shard.shard_id] = task
+
+    def _reader_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the reader of a shard of %s stopped", self.mapping.source_arn, exc_info=task.exception())
+            self.problem("Internal error while reading a shard; it is read again from its checkpoint")
+        self.wake.set()
+
+    async def _identity(self) -> None:
+        router = self.context.router
+        try:
+            ref = router.resolve(self.mapping.function_name, self.mapping.qualifier)
+            self.function_arn = ref.arn
+            self.source.role = (await router.configuration(ref)).role
+        except FireboxError:
+            pass  # the function is gone or not active: the invocations will say so
+
+    def shard(self, shard_id: str) -> Shard | None:
+        return self.listed.get(shard_id)
+
+    def problem(self, text: str) -> None:
+        self.context.report(self.mapping, f"PROBLEM: {text}")
+
+    def start_of(self, shard: Shard) -> tuple[Position, float | None]:
+        """Where a shard with no checkpoint starts, and the `started` time to keep: from the start of its own
+        history if a parent was read (TRIM_HORIZON), from the parents' LATEST start if they never had records, else
+        from the mapping's StartingPosition."""
+        parents = [self.checkpoints[p] for p in shard.parents if p in self.checkpoints]
+        if parents:
+            starts = [cp.state.get("started") for cp in parents if cp.sequence_number is None]
+            if len(starts) == len(parents) and all(isinstance(start, int | float) for start in starts):
+                started = max(float(start) for start in starts if start is not None)
+                return Position("AT_TIMESTAMP", timestamp=started), started
+            return Position("TRIM_HORIZON"), None
+        position = str(self.mapping.params.get("StartingPosition") or "TRIM_HORIZON")
+        if position == "LATEST":
+            return Position("LATEST"), time.time() - 1.0
+        if position == "AT_TIMESTAMP":
+            timestamp = starting_timestamp(self.mapping.params["StartingPositionTimestamp"])
+            return Position("AT_TIMESTAMP", timestamp=timestamp), None
+        return Position("TRIM_HORIZON"), None
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        await self.context.run(self.context.store.put_checkpoint, checkpoint)
+        self.checkpoints[checkpoint.shard_id] = checkpoint
+
+    # the on-failure destination
+
+    async def deliver(
+        self, shard_id: str, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
+    ) -> bool:
+        body = orjson.dumps(self.failure_record(shard_id, records, condition, invokes, last)).decode()
+        target = self.destination
+        region = target.split(":")[3]
+        for attempt in range(DELIVERY_ATTEMPTS):
+            try:
+                if target.startswith("arn:aws:sqs:"):
+                    url = await self._queue_url(target)
+                    await self.context.clients.call("sqs", region, "send_message", QueueUrl=url, MessageBody=body)
+                else:
+                    await self.context.clients.call("sns", region, "publish", TopicArn=target, Message=body)
+                return True
+            except SOURCE_ERRORS as exc:
+                self._queue_urls.pop(target, None)
+                self.problem(f"Error occurred while sending to the OnFailure destination {target}: {error_text(exc)}")
+                if attempt + 1 < DELIVERY_ATTEMPTS:
+                    await self.context.pause(ERROR_PAUSE)
+        log.warning("dropped %d record(s) of %s: the OnFailure destination failed", len(records), shard_id)
+        return False
+
+    async def _queue_url(self, arn: str) -> str:
+        url = self._queue_urls.get(arn)
+        if url is None:
+            _, _, _, region, account, name = arn.split(":", 5)
+            answer = await self.context.clients.call(
+                "sqs", region, "get_queue_url", QueueName=name, QueueOwnerAWSAccountId=account
+            )
+            url = self._queue_urls[arn] = str(answer["QueueUrl"])
+        return url
+
+    def failure_record(
+        self, shard_id: str, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
+    ) -> dict[str, Any]:
+        """AWS's invocation record for a discarded stream batch."""
+        result = last.result if last is not None else None
+        doc: dict[str, Any] = {
+            "requestContext": {
+                "requestId": result.request_id if result is not None else str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": invokes,
+            }
+        }
+        if result is not None:
+            response: dict[str, Any] = {"statusCode": 200, "executedVersion": result.executed_version}
+            if last is not None and last.outcome is BatchOutcome.FUNCTION_ERROR:
+                response["functionError"] = result.function_error or "Unhandled"
+            doc["responseContext"] = response
+        doc["version"] = "1.0"
+        doc["timestamp"] = iso_millis(time.time())
+        doc[self.source.batch_info] = {
+            "shardId": shard_id,
+            "startSequenceNumber": records[0].sequence,
+            "endSequenceNumber": records[-1].sequence,
+            "approximateArrivalOfFirstRecord": self.source.arrival_text(records[0].arrival),
+            "approximateArrivalOfLastRecord": self.source.arrival_text(records[-1].arrival),
+            "batchSize": len(records),
+            "streamArn": self.mapping.source_arn,
+        }
+        return doc
+
+
+class ShardReader:
+    """Reads one shard in order and hands its records to the lanes; keeps the shard's checkpoint."""
+
+    def __init__(self, poller: StreamPoller, shard: Shard) -> None:
+        self.poller = poller
+        self.shard_id = shard.shard_id
+        checkpoint = poller.checkpoints.get(shard.shard_id)
+        self.checkpoint = checkpoint
+        self.tracker = Tracker(checkpoint.sequence_number if checkpoint else None)
+        state = checkpoint.state if checkpoint else {}
+        started = state.get("started")
+        self.started: float | None = float(started) if isinstance(started, int | float) else None
+        self.last_read: str | None = None
+        self.skip_before: float | None = None
+        self.lanes = [Lane(self, index, state.get("window") if index == 0 else None) for index in range(poller.lanes)]
+        self.room = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.written: tuple[str | None, bytes] | None = None
+        batch = poller.mapping.batch_size
+        self.max_records = max(2 * batch * poller.lanes, 500)
+
+    async def run(self) -> None:
+        tasks = [asyncio.get_running_loop().create_task(lane.run(), name=f"lane {lane.index}") for lane in self.lanes]
+        try:
+            await self._read()
+            for lane in self.lanes:
+                lane.end()
+            await asyncio.gather(*tasks)
+            await self.save(finished=True)
+            self.poller.wake.set()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _first_position(self) -> Position:
+        if self.tracker.frontier is not None:
+            return Position("AFTER_SEQUENCE_NUMBER", self.tracker.frontier)
+        if self.started is not None:
+            return Position("AT_TIMESTAMP", timestamp=self.started)
+        if self.checkpoint is not None:
+            return Position("TRIM_HORIZON")
+        shard = self.poller.shard(self.shard_id) or Shard(self.shard_id, (), None)
+        position, self.started = self.poller.start_of(shard)
+        if self.started is not None:
+            await self.save()  # durable before the first read: a restart resumes from this time, not from LATEST
+        return position
+
+    async def _open(self, first: bool) -> str:
+        position = await self._first_position() if first else self._resume_position()
+        while True:
+            if position.kind == "AT_TIMESTAMP" and not self.poller.source.seeks_timestamps:
+                self.skip_before = position.timestamp
+                position = Position("TRIM_HORIZON")
+            try:
+                return await self.poller.source.iterator(self.shard_id, position)
+            except SOURCE_ERRORS as exc:
+                if position.kind == "AFTER_SEQUENCE_NUMBER" and _code(exc) in TRIMMED_CODES:
+                    log.warning("%s: %s is past the trim horizon, reading from there", self.shard_id, position.sequence)
+                    position = Position("TRIM_HORIZON")
+                    continue
+                self.poller.problem(f"Error occurred while GetShardIterator on {self.shard_id}: {error_text(exc)}")
+                await self.poller.context.pause(ERROR_PAUSE)
+
+    def _resume_position(self) -> Position:
+        sequence = self.last_read or self.tracker.frontier
+        if sequence is not None:
+            return Position("AFTER_SEQUENCE_NUMBER", sequence)
+        if self.started is not None:
+            return Position("AT_TIMESTAMP", timestamp=self.started)
+        return Position("TRIM_HORIZON")
+
+    async def _read(self) -> None:
+        """Read until the shard ends."""
+        source, context = self.poller.source, self.poller.context
+        iterator = await self._open(first=True)
+        while True:
+            while len(self.tracker) >= self.max_records or self.tracker.bytes >= PAYLOAD_LIMIT * 2 * len(self.lanes):
+                self.room.clear()
+                await self.room.wait()
+            try:
+                page = await source.read(self.shard_id, iterator)
+            except SOURCE_ERRORS as exc:
+                if _code(exc) not in EXPIRED_CODES:
+                    self.poller.problem(f"Error occurred while GetRecords on {self.shard_id}: {error_text(exc)}")
+                    await context.pause(ERROR_PAUSE)
+                iterator = await self._open(first=False)
+                continue
+            fresh = [r for r in page.records if self.last_read is None or r.number > int(self.last_read)]
+            if fresh:
+                self.last_read = fresh[-1].sequence
+                if self.skip_before is not None:
+                    fresh = [r for r in fresh if r.arrival >= self.skip_before - 1.0]
+                await self._dispatch(fresh)
+            if page.next_iterator is None or (not page.records and self._read_to_end()):
+                return
+            iterator = page.next_iterator
+            if not page.records or page.behind_ms == 0:
+                await context.pause(source.poll_interval)
+
+    def _read_to_end(self) -> bool:
+        """A closed shard with nothing more to read (some stream services never answer a null iterator)."""
+        shard = self.poller.shard(self.shard_id)
+        if shard is None or shard.ending is None:
+            return False
+        last = self.last_read or self.tracker.frontier or "0"
+        return int(last) >= int(shard.ending)
+
+    async def _dispatch(self, records: list[StreamRecord]) -> None:
+        poller = self.poller
+        if not records:
+            return
+        poller.context.count(poller.mapping, "PolledEventCount", len(records))
+        for record in records:
+            self.tracker.add(record)
+        kept: list[StreamRecord] = records
+        dropped: list[StreamRecord] = []
+        if not poller.filter.empty:
+            kept = []
+            for record in records:
+                (kept if poller.filter.keeps(record.event, poller.source.kind) else dropped).append(record)
+        for record in kept:
+            self.lanes[lane_of(record.partition_key, len(self.lanes))].put(record)
+        if dropped:
+            poller.context.count(poller.mapping, "FilteredOutEventCount", len(dropped))
+            await self.settle(dropped)
+
+    async def settle(self, records: Sequence[StreamRecord]) -> None:
+        """`records` are done with (processed, filtered out or discarded): move the checkpoint as far as it can go."""
+        moved = self.tracker.settle(records)
+        self.room.set()
+        if moved:
+            await self.save()
+
+    async def save(self, finished: bool = False) -> None:
+        """Write the shard's checkpoint as it is now (skipped if nothing changed since the last write)."""
+        async with self.lock:
+            sequence = self.tracker.frontier
+            state: dict[str, Any] = {}
+            if sequence is None and self.started is not None:
+                state["started"] = self.started
+            window = self.lanes[0].window_doc()
+            if window is not None:
+                state["window"] = window
+            if finished:
+                state = {"finished": True, **({"started": self.started} if "started" in state else {})}
+            key = (sequence, orjson.dumps(state, option=orjson.OPT_SORT_KEYS))
+            if key == self.written:
+                return
+            await self.poller.save(Checkpoint(self.poller.mapping.uuid, self.shard_id, sequence, state, time.time()))
+            self.written = key
+
+
+class Lane:
+    """One ordered line of batches within a shard: records of one partition key always go through the same lane."""
+
+    def __init__(self, reader: ShardReader, index: int, window: Any) -> None:
+        self.reader = reader
+        self.poller = reader.poller
+        self.index = index
+        self.queue: deque[tuple[StreamRecord, float]] = deque()
+        self.queued_bytes = 0
+        self.ready = asyncio.Event()
+        self.ending = False
+        self.window_start: int | None = None
+        self.window_state: Any = {}
+        if isinstance(window, dict) and isinstance(window.get("start"), int):
+            self.window_start = window["start"]
+            self.window_state = window.get("state", {})
+
+    def put(self, record: StreamRecord) -> None:
+        self.queue.append((record, time.monotonic()))
+        self.queued_bytes += record.size
+        self.ready.set()
+
+    def end(self) -> None:
+        self.ending = True
+        self.ready.set()
+
+    def window_doc(self) -> dict[str, Any] | None:
+        if self.window_start is None:
+            return None
+        return {"start": self.window_start, "state": self.window_state}
+
+    def window_of(self, record: StreamRecord) -> int:
+        return int(record.arrival // self.poller.tumbling) * self.poller.tumbling
+
+    async def run(self) -> None:
+        while True:
+            if not self.queue:
+                if self.ending:
+                    if self.window_start is not None:
+                        await self._final(early=False)
+                    return
+                self.ready.clear()
+                if not await self._wait(self._window_timeout()):
+                    await self._final(early=False)  # the window's time is over and no record of it is left
+                continue
+            batch = await self._gather()
+            if self.poller.tumbling:
+                start = self.window_of(batch[0])
+                if self.window_start is not None and start != self.window_start:
+                    await self._final(early=False)
+                if self.window_start is None:
+                    self.window_start, self.window_state = start, {}
+            await self._process(batch)
+
+    async def _wait(self, seconds: float | None) -> bool:
+        """Wait for `ready` at most `seconds` (None: for ever); False if the time ran out."""
+        try:
+            await asyncio.wait_for(self.ready.wait(), seconds)
+            return True
+        except TimeoutError:
+            return False
+
+    def _window_timeout(self) -> float | None:
+        if self.window_start is None:
+            return None
+        grace = 2 * self.poller.source.poll_interval * self.poller.context.interval_scale
+        return max(0.0, self.window_start + self.poller.tumbling + grace - time.time())
+
+    async def _gather(self) -> list[StreamRecord]:
+        """The next batch: BatchSize records, what arrived within the batching window, 6 MB, or the records of one
+        tumbling window, whichever is least."""
+        wanted = self.poller.mapping.batch_size
+        window = self.poller.mapping.batching_window
+        if window > 0:
+            deadline = self.queue[0][1] + window
+            while len(self.queue) < wanted and self.queued_bytes < PAYLOAD_LIMIT and not self.ending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.ready.clear()
+                await self._wait(left)
+        batch: list[StreamRecord] = []
+        size = 0
+        first_window = self.window_of(self.queue[0][0]) if self.poller.tumbling else 0
+        while self.queue and len(batch) < wanted:
+            record = self.queue[0][0]
+            if batch and size + record.size > PAYLOAD_LIMIT:
+                break
+            if self.poller.tumbling and self.window_of(record) != first_window:
+                break
+            self.queue.popleft()
+            self.queued_bytes -= record.size
+            batch.append(record)
+            size += record.size
+        return batch
+
+    async def _process(self, batch: list[StreamRecord]) -> None:
+        """Invoke with a batch until every record of it is settled: processed, or discarded by the mapping's rules."""
+        poller = self.poller
+        work: deque[tuple[list[StreamRecord], int]] = deque([(batch, 0)])
+        last: BatchResult | None = None
+        while work:
+            records, attempts = work.popleft()
+            expired = expired_prefix(records, poller.max_age, time.time())
+            if expired:
+                await self._discard(records[:expired], "RecordAgeExceeded", attempts, last)
+                records = records[expired:]
+                if not records:
+                    continue
+            result, state = await self._invoke(records)
+            if result.outcome is BatchOutcome.NOT_INVOKED:
+                poller.problem(f"Function call failed. {result.error}")
+                await poller.context.pause(THROTTLE_PAUSE)
+                work.appendleft((records, attempts))  # nothing ran: no attempt used
+                continue
+            last = result
+            whole = result.outcome is BatchOutcome.FUNCTION_ERROR or (bool(poller.tumbling) and state is MISSING)
+            if not whole and not result.failed_items:
+                await self._done(records, state)
+                continue
+            failed_at = None if whole else failure_index(records, result.failed_items)
+            whole = failed_at is None
+            rest = records[failed_at or 0 :]
+            if failed_at:
+                await self._done(records[:failed_at], state)
+            poller.context.count(poller.mapping, "FailedInvokeEventCount", len(rest))
+            poller.context.report(poller.mapping, PROBLEM_FUNCTION)
+            if whole and poller.bisect and len(rest) > 1:
+                half = len(rest) // 2
+                work.extendleft([(rest[half:], attempts), (rest[:half], attempts)])  # splitting uses no attempt
+                continue
+            if 0 <= poller.max_retries <= attempts:
+                await self._discard(rest, "RetryAttemptsExhausted", attempts + 1, result)
+                continue
+            await poller.context.pause(min(RETRY_PAUSE * 2**attempts, MAX_RETRY_PAUSE))
+            work.appendleft((rest, attempts + 1))
+
+    async def _invoke(
+        self, records: Sequence[StreamRecord], final: bool = False, early: bool = False
+    ) -> tuple[BatchResult, Any]:
+        """One invocation, and the `state` a tumbling window's function answered (MISSING if it answered none)."""
+        poller = self.poller
+        event: dict[str, Any] = {"Records": [record.event for record in records]}
+        if poller.tumbling and self.window_start is not None:
+            event["shardId"] = self.reader.shard_id
+            event["eventSourceARN"] = poller.mapping.source_arn
+            end = self.window_start + poller.tumbling
+            event["window"] = {"start": iso_seconds(self.window_start), "end": iso_seconds(end)}
+            event["state"] = self.window_state
+            event["isFinalInvokeForWindow"] = final
+            event["isWindowTerminatedEarly"] = early
+        result = await poller.context.invoke(poller.mapping, event)
+        if result.outcome is BatchOutcome.NOT_INVOKED:
+            return result, MISSING
+        if records:
+            poller.context.count(poller.mapping, "InvokedEventCount", len(records))
+            poller.context.count(poller.mapping, "IteratorAge", max(0.0, (time.time() - records[-1].arrival) * 1000))
+        return result, _answered_state(result)
+
+    async def _done(self, records: Sequence[StreamRecord], state: Any) -> None:
+        poller = self.poller
+        if poller.tumbling and state is not MISSING:
+            self.window_state = state
+        poller.context.report(poller.mapping, OK)
+        await self.reader.settle(records)
+        if poller.tumbling and len(orjson.dumps(self.window_state)) > WINDOW_STATE_LIMIT:
+            await self._final(early=True)
+
+    async def _discard(
+        self, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
+    ) -> None:
+        poller = self.poller
+        delivered = bool(poller.destination) and await poller.deliver(
+            self.reader.shard_id, records, condition, invokes, last
+        )
+        metric = "OnFailureDestinationDeliveredEventCount" if delivered else "DroppedEventCount"
+        poller.context.count(poller.mapping, metric, len(records))
+        await self.reader.settle(records)
+
+    async def _final(self, early: bool) -> None:
+        """The window's last invocation (isFinalInvokeForWindow), then a fresh state; after an early end the window
+        goes on, otherwise the next record opens the next one."""
+        poller = self.poller
+        attempts = 0
+        while True:
+            result, _ = await self._invoke((), final=True, early=early)
+            if result.outcome is BatchOutcome.NOT_INVOKED:
+                await poller.context.pause(THROTTLE_PAUSE)
+                continue
+            if result.outcome is BatchOutcome.SUCCESS or 0 <= poller.max_retries <= attempts:
+                break
+            poller.context.report(poller.mapping, PROBLEM_FUNCTION)
+            await poller.context.pause(min(RETRY_PAUSE * 2**attempts, MAX_RETRY_PAUSE))
+            attempts += 1
+        self.window_state = {}
+        if not early:
+            self.window_start = None
+        await self.reader.save()
+
+
+def _answered_state(result: BatchResult) -> Any:
+    if result.outcome is not BatchOutcome.SUCCESS or result.result is None:
+        return MISSING
+    try:
+        doc = orjson.loads(result.result.payload)
+    except orjson.JSONDecodeError:
+        return MISSING
+    return doc["state"] if isinstance(doc, dict) and "state" in doc else MISSING
