@@ -1,6 +1,6 @@
 """DynamoDB Streams as a stream source: DescribeStream, GetShardIterator and GetRecords through the DynamoDB Streams
 API at its configured endpoint, and the records in Lambda's DynamoDB event shape. The ordering, batching, retries
-and checkpoints are `streams.py`'s.
+and checkpoints are `streams.py`'s and `stream_lanes.py`'s.
 
 A record as the function sees it (the images present as the stream's StreamViewType has them; attribute values in
 DynamoDB's JSON, binary ones in base64):
@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from firebox.eventsources.poller import PollerContext
-from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord, iso_seconds
+from firebox.eventsources.stream_failures import iso_seconds
+from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord
 from firebox.models.mappings import EventSourceMapping
 
 READ_LIMIT = 1_000

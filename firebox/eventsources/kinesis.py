@@ -1,6 +1,6 @@
 """Kinesis Data Streams as a stream source: ListShards, GetShardIterator and GetRecords through the Kinesis API at its
 configured endpoint, and the records in Lambda's Kinesis event shape. The ordering, batching, retries and
-checkpoints are `streams.py`'s.
+checkpoints are `streams.py`'s and `stream_lanes.py`'s.
 
 A record as the function sees it:
 
@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from firebox.eventsources.poller import PollerContext
-from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord, iso_millis
+from firebox.eventsources.stream_failures import iso_millis
+from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord
 from firebox.models.mappings import EventSourceMapping
 
 READ_LIMIT = 10_000

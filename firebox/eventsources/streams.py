@@ -7,9 +7,9 @@ give it their API calls and event shapes as a `StreamSource`).
     ShardReader        one ordered reader per shard: GetRecords from the checkpoint (AFTER_SEQUENCE_NUMBER) or,
                        where none exists, from StartingPosition; filtered-out records settle at once, the others go
                        to a Lane by their partition key (ParallelizationFactor lanes; one with tumbling windows)
-    Lane               gathers a batch (BatchSize, MaximumBatchingWindowInSeconds, 6 MB, one tumbling window),
-                       invokes, and settles it: success, a partial batch response (settled up to the first failed
-                       record, the rest retried), bisection, retries and record age, the on-failure destination
+    Lane               (`stream_lanes.py`) gathers a batch, invokes, and settles it: success, a partial batch
+                       response, bisection, retries and record age; what it gives up on goes to the on-failure
+                       destination (`stream_failures.py`)
     settle             the shard's checkpoint moves to the last record before which everything is settled, and is
                        written durably before the lane goes on, so a restart repeats records but never skips one
 
@@ -24,38 +24,25 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-import zlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from firebox.aws_endpoints import ServiceNotConfigured
 from firebox.errors import FireboxError
-from firebox.eventsources.poller import OK, PROBLEM_FUNCTION, BatchOutcome, BatchResult, PollerContext
+from firebox.eventsources.poller import PollerContext
+from firebox.eventsources.stream_failures import ERROR_PAUSE, SOURCE_ERRORS, FailureDestination, error_text
+from firebox.eventsources.stream_lanes import PAYLOAD_LIMIT, Lane, lane_of
 from firebox.expressions.filters import RecordFilter
 from firebox.models.mappings import Checkpoint, EventSourceMapping
 
 log = logging.getLogger("firebox.eventsources.streams")
 
-SOURCE_ERRORS = (BotoCoreError, ClientError, ServiceNotConfigured)
-PAYLOAD_LIMIT = 6_291_456 - 65_536
-"""What a batch's records may add up to: the synchronous payload limit, less room for the event's own members."""
-WINDOW_STATE_LIMIT = 1_048_576
-"""A tumbling window's state past this ends the window early (isWindowTerminatedEarly)."""
 DISCOVERY_INTERVAL = 10.0
-ERROR_PAUSE = 5.0
-THROTTLE_PAUSE = 1.0
-RETRY_PAUSE = 0.5
-MAX_RETRY_PAUSE = 30.0
-DELIVERY_ATTEMPTS = 3
-MISSING: Any = object()
-"""A tumbling window's function that answered no `state`: a failed invocation."""
 EXPIRED_CODES = frozenset({"ExpiredIteratorException"})
 TRIMMED_CODES = frozenset({"TrimmedDataAccessException", "InvalidArgumentException"})
 
@@ -123,24 +110,8 @@ class StreamSource(Protocol):
         ...
 
 
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return str(exc) or type(exc).__name__
-
-
 def _code(exc: Exception) -> str:
     return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
-def iso_seconds(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_millis(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def starting_timestamp(value: Any) -> float:
@@ -192,28 +163,6 @@ def ready_shards(shards: Sequence[Shard], finished: set[str], running: set[str])
     ]
 
 
-def lane_of(partition_key: str, lanes: int) -> int:
-    return zlib.crc32(partition_key.encode()) % lanes if lanes > 1 else 0
-
-
-def failure_index(records: Sequence[StreamRecord], failed_items: Sequence[str]) -> int | None:
-    """Where a partial batch response says the batch failed: the lowest reported record's position; None (the whole
-    batch failed) if it names a record the batch does not hold."""
-    positions = {record.sequence: index for index, record in enumerate(records)}
-    found = [positions.get(item) for item in failed_items]
-    return None if any(index is None for index in found) else min(index for index in found if index is not None)
-
-
-def expired_prefix(records: Sequence[StreamRecord], max_age: int, now: float) -> int:
-    """How many records at the head of the batch are older than MaximumRecordAgeInSeconds (-1: none ever are)."""
-    if max_age < 0:
-        return 0
-    count = 0
-    while count < len(records) and now - records[count].arrival > max_age:
-        count += 1
-    return count
-
-
 class StreamPoller:
     """One mapping's poller of a Kinesis or DynamoDB stream."""
 
@@ -235,7 +184,7 @@ class StreamPoller:
         self.readers: dict[str, asyncio.Task[None]] = {}
         self.wake = asyncio.Event()
         self.function_arn = ""
-        self._queue_urls: dict[str, str] = {}
+        self.failures = FailureDestination(self)
 
     async def run(self) -> None:
         try:
@@ -310,71 +259,6 @@ class StreamPoller:
     async def save(self, checkpoint: Checkpoint) -> None:
         await self.context.run(self.context.store.put_checkpoint, checkpoint)
         self.checkpoints[checkpoint.shard_id] = checkpoint
-
-    # the on-failure destination
-
-    async def deliver(
-        self, shard_id: str, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
-    ) -> bool:
-        body = orjson.dumps(self.failure_record(shard_id, records, condition, invokes, last)).decode()
-        target = self.destination
-        region = target.split(":")[3]
-        for attempt in range(DELIVERY_ATTEMPTS):
-            try:
-                if target.startswith("arn:aws:sqs:"):
-                    url = await self._queue_url(target)
-                    await self.context.clients.call("sqs", region, "send_message", QueueUrl=url, MessageBody=body)
-                else:
-                    await self.context.clients.call("sns", region, "publish", TopicArn=target, Message=body)
-                return True
-            except SOURCE_ERRORS as exc:
-                self._queue_urls.pop(target, None)
-                self.problem(f"Error occurred while sending to the OnFailure destination {target}: {error_text(exc)}")
-                if attempt + 1 < DELIVERY_ATTEMPTS:
-                    await self.context.pause(ERROR_PAUSE)
-        log.warning("dropped %d record(s) of %s: the OnFailure destination failed", len(records), shard_id)
-        return False
-
-    async def _queue_url(self, arn: str) -> str:
-        url = self._queue_urls.get(arn)
-        if url is None:
-            _, _, _, region, account, name = arn.split(":", 5)
-            answer = await self.context.clients.call(
-                "sqs", region, "get_queue_url", QueueName=name, QueueOwnerAWSAccountId=account
-            )
-            url = self._queue_urls[arn] = str(answer["QueueUrl"])
-        return url
-
-    def failure_record(
-        self, shard_id: str, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
-    ) -> dict[str, Any]:
-        """AWS's invocation record for a discarded stream batch."""
-        result = last.result if last is not None else None
-        doc: dict[str, Any] = {
-            "requestContext": {
-                "requestId": result.request_id if result is not None else str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": condition,
-                "approximateInvokeCount": invokes,
-            }
-        }
-        if result is not None:
-            response: dict[str, Any] = {"statusCode": 200, "executedVersion": result.executed_version}
-            if last is not None and last.outcome is BatchOutcome.FUNCTION_ERROR:
-                response["functionError"] = result.function_error or "Unhandled"
-            doc["responseContext"] = response
-        doc["version"] = "1.0"
-        doc["timestamp"] = iso_millis(time.time())
-        doc[self.source.batch_info] = {
-            "shardId": shard_id,
-            "startSequenceNumber": records[0].sequence,
-            "endSequenceNumber": records[-1].sequence,
-            "approximateArrivalOfFirstRecord": self.source.arrival_text(records[0].arrival),
-            "approximateArrivalOfLastRecord": self.source.arrival_text(records[-1].arrival),
-            "batchSize": len(records),
-            "streamArn": self.mapping.source_arn,
-        }
-        return doc
 
 
 class ShardReader:
@@ -528,213 +412,3 @@ class ShardReader:
                 return
             await self.poller.save(Checkpoint(self.poller.mapping.uuid, self.shard_id, sequence, state, time.time()))
             self.written = key
-
-
-class Lane:
-    """One ordered line of batches within a shard: records of one partition key always go through the same lane."""
-
-    def __init__(self, reader: ShardReader, index: int, window: Any) -> None:
-        self.reader = reader
-        self.poller = reader.poller
-        self.index = index
-        self.queue: deque[tuple[StreamRecord, float]] = deque()
-        self.queued_bytes = 0
-        self.ready = asyncio.Event()
-        self.ending = False
-        self.window_start: int | None = None
-        self.window_state: Any = {}
-        if isinstance(window, dict) and isinstance(window.get("start"), int):
-            self.window_start = window["start"]
-            self.window_state = window.get("state", {})
-
-    def put(self, record: StreamRecord) -> None:
-        self.queue.append((record, time.monotonic()))
-        self.queued_bytes += record.size
-        self.ready.set()
-
-    def end(self) -> None:
-        self.ending = True
-        self.ready.set()
-
-    def window_doc(self) -> dict[str, Any] | None:
-        if self.window_start is None:
-            return None
-        return {"start": self.window_start, "state": self.window_state}
-
-    def window_of(self, record: StreamRecord) -> int:
-        return int(record.arrival // self.poller.tumbling) * self.poller.tumbling
-
-    async def run(self) -> None:
-        while True:
-            if not self.queue:
-                if self.ending:
-                    if self.window_start is not None:
-                        await self._final(early=False)
-                    return
-                self.ready.clear()
-                if not await self._wait(self._window_timeout()):
-                    await self._final(early=False)  # the window's time is over and no record of it is left
-                continue
-            batch = await self._gather()
-            if self.poller.tumbling:
-                start = self.window_of(batch[0])
-                if self.window_start is not None and start != self.window_start:
-                    await self._final(early=False)
-                if self.window_start is None:
-                    self.window_start, self.window_state = start, {}
-            await self._process(batch)
-
-    async def _wait(self, seconds: float | None) -> bool:
-        """Wait for `ready` at most `seconds` (None: for ever); False if the time ran out."""
-        try:
-            await asyncio.wait_for(self.ready.wait(), seconds)
-            return True
-        except TimeoutError:
-            return False
-
-    def _window_timeout(self) -> float | None:
-        if self.window_start is None:
-            return None
-        grace = 2 * self.poller.source.poll_interval * self.poller.context.interval_scale
-        return max(0.0, self.window_start + self.poller.tumbling + grace - time.time())
-
-    async def _gather(self) -> list[StreamRecord]:
-        """The next batch: BatchSize records, what arrived within the batching window, 6 MB, or the records of one
-        tumbling window, whichever is least."""
-        wanted = self.poller.mapping.batch_size
-        window = self.poller.mapping.batching_window
-        if window > 0:
-            deadline = self.queue[0][1] + window
-            while len(self.queue) < wanted and self.queued_bytes < PAYLOAD_LIMIT and not self.ending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.ready.clear()
-                await self._wait(left)
-        batch: list[StreamRecord] = []
-        size = 0
-        first_window = self.window_of(self.queue[0][0]) if self.poller.tumbling else 0
-        while self.queue and len(batch) < wanted:
-            record = self.queue[0][0]
-            if batch and size + record.size > PAYLOAD_LIMIT:
-                break
-            if self.poller.tumbling and self.window_of(record) != first_window:
-                break
-            self.queue.popleft()
-            self.queued_bytes -= record.size
-            batch.append(record)
-            size += record.size
-        return batch
-
-    async def _process(self, batch: list[StreamRecord]) -> None:
-        """Invoke with a batch until every record of it is settled: processed, or discarded by the mapping's rules."""
-        poller = self.poller
-        work: deque[tuple[list[StreamRecord], int]] = deque([(batch, 0)])
-        last: BatchResult | None = None
-        while work:
-            records, attempts = work.popleft()
-            expired = expired_prefix(records, poller.max_age, time.time())
-            if expired:
-                await self._discard(records[:expired], "RecordAgeExceeded", attempts, last)
-                records = records[expired:]
-                if not records:
-                    continue
-            result, state = await self._invoke(records)
-            if result.outcome is BatchOutcome.NOT_INVOKED:
-                poller.problem(f"Function call failed. {result.error}")
-                await poller.context.pause(THROTTLE_PAUSE)
-                work.appendleft((records, attempts))  # nothing ran: no attempt used
-                continue
-            last = result
-            whole = result.outcome is BatchOutcome.FUNCTION_ERROR or (bool(poller.tumbling) and state is MISSING)
-            if not whole and not result.failed_items:
-                await self._done(records, state)
-                continue
-            failed_at = None if whole else failure_index(records, result.failed_items)
-            whole = failed_at is None
-            rest = records[failed_at or 0 :]
-            if failed_at:
-                await self._done(records[:failed_at], state)
-            poller.context.count(poller.mapping, "FailedInvokeEventCount", len(rest))
-            poller.context.report(poller.mapping, PROBLEM_FUNCTION)
-            if whole and poller.bisect and len(rest) > 1:
-                half = len(rest) // 2
-                work.extendleft([(rest[half:], attempts), (rest[:half], attempts)])  # splitting uses no attempt
-                continue
-            if 0 <= poller.max_retries <= attempts:
-                await self._discard(rest, "RetryAttemptsExhausted", attempts + 1, result)
-                continue
-            await poller.context.pause(min(RETRY_PAUSE * 2**attempts, MAX_RETRY_PAUSE))
-            work.appendleft((rest, attempts + 1))
-
-    async def _invoke(
-        self, records: Sequence[StreamRecord], final: bool = False, early: bool = False
-    ) -> tuple[BatchResult, Any]:
-        """One invocation, and the `state` a tumbling window's function answered (MISSING if it answered none)."""
-        poller = self.poller
-        event: dict[str, Any] = {"Records": [record.event for record in records]}
-        if poller.tumbling and self.window_start is not None:
-            event["shardId"] = self.reader.shard_id
-            event["eventSourceARN"] = poller.mapping.source_arn
-            end = self.window_start + poller.tumbling
-            event["window"] = {"start": iso_seconds(self.window_start), "end": iso_seconds(end)}
-            event["state"] = self.window_state
-            event["isFinalInvokeForWindow"] = final
-            event["isWindowTerminatedEarly"] = early
-        result = await poller.context.invoke(poller.mapping, event)
-        if result.outcome is BatchOutcome.NOT_INVOKED:
-            return result, MISSING
-        if records:
-            poller.context.count(poller.mapping, "InvokedEventCount", len(records))
-            poller.context.count(poller.mapping, "IteratorAge", max(0.0, (time.time() - records[-1].arrival) * 1000))
-        return result, _answered_state(result)
-
-    async def _done(self, records: Sequence[StreamRecord], state: Any) -> None:
-        poller = self.poller
-        if poller.tumbling and state is not MISSING:
-            self.window_state = state
-        poller.context.report(poller.mapping, OK)
-        await self.reader.settle(records)
-        if poller.tumbling and len(orjson.dumps(self.window_state)) > WINDOW_STATE_LIMIT:
-            await self._final(early=True)
-
-    async def _discard(
-        self, records: Sequence[StreamRecord], condition: str, invokes: int, last: BatchResult | None
-    ) -> None:
-        poller = self.poller
-        delivered = bool(poller.destination) and await poller.deliver(
-            self.reader.shard_id, records, condition, invokes, last
-        )
-        metric = "OnFailureDestinationDeliveredEventCount" if delivered else "DroppedEventCount"
-        poller.context.count(poller.mapping, metric, len(records))
-        await self.reader.settle(records)
-
-    async def _final(self, early: bool) -> None:
-        """The window's last invocation (isFinalInvokeForWindow), then a fresh state; after an early end the window
-        goes on, otherwise the next record opens the next one."""
-        poller = self.poller
-        attempts = 0
-        while True:
-            result, _ = await self._invoke((), final=True, early=early)
-            if result.outcome is BatchOutcome.NOT_INVOKED:
-                await poller.context.pause(THROTTLE_PAUSE)
-                continue
-            if result.outcome is BatchOutcome.SUCCESS or 0 <= poller.max_retries <= attempts:
-                break
-            poller.context.report(poller.mapping, PROBLEM_FUNCTION)
-            await poller.context.pause(min(RETRY_PAUSE * 2**attempts, MAX_RETRY_PAUSE))
-            attempts += 1
-        self.window_state = {}
-        if not early:
-            self.window_start = None
-        await self.reader.save()
-
-
-def _answered_state(result: BatchResult) -> Any:
-    if result.outcome is not BatchOutcome.SUCCESS or result.result is None:
-        return MISSING
-    try:
-        doc = orjson.loads(result.result.payload)
-    except orjson.JSONDecodeError:
-        return MISSING
-    return doc["state"] if isinstance(doc, dict) and "state" in doc else MISSING

@@ -7,18 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from firebox.eventsources.dynamodb_streams import attribute_map
-from firebox.eventsources.streams import (
-    Shard,
-    StreamRecord,
-    Tracker,
-    expired_prefix,
-    failure_index,
-    iso_millis,
-    iso_seconds,
-    lane_of,
-    ready_shards,
-    starting_timestamp,
-)
+from firebox.eventsources.stream_failures import iso_millis, iso_seconds
+from firebox.eventsources.stream_lanes import expired_prefix, failure_index, lane_of
+from firebox.eventsources.streams import Shard, StreamRecord, Tracker, ready_shards, starting_timestamp
 
 
 def _record(number: int, arrival: float = 0.0, key: str = "k") -> StreamRecord:
