@@ -25,7 +25,7 @@ import orjson
 
 from firebox.eventsources.poller import PollerContext
 from firebox.eventsources.stream_failures import iso_seconds
-from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord
+from firebox.eventsources.streams import Page, Position, ServiceSource, Shard, StreamPoller, StreamRecord
 from firebox.models.mappings import EventSourceMapping
 
 READ_LIMIT = 1_000
@@ -33,23 +33,15 @@ READ_LIMIT = 1_000
 _STREAM_MEMBERS = ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType")
 
 
-class DynamoDbStreamSource:
+class DynamoDbStreamSource(ServiceSource):
     kind = "dynamodb"
     batch_info = "DDBStreamBatchInfo"
     poll_interval = 0.25
     """Lambda reads each shard four times a second."""
     seeks_timestamps = False
 
-    def __init__(self, mapping: EventSourceMapping, context: PollerContext) -> None:
-        self.context = context
-        self.arn = mapping.source_arn
-        self.region = self.arn.split(":")[3]
-        self.role = ""
-        lanes = int(mapping.params.get("ParallelizationFactor") or 1)
-        self.limit = min(READ_LIMIT, max(100, mapping.batch_size * lanes))
-
-    async def _call(self, operation: str, **params: Any) -> Any:
-        return await self.context.clients.call("dynamodbstreams", self.region, operation, **params)
+    service = "dynamodbstreams"
+    read_limit = READ_LIMIT
 
     async def shards(self) -> list[Shard]:
         shards: list[Shard] = []

@@ -21,30 +21,22 @@ import orjson
 
 from firebox.eventsources.poller import PollerContext
 from firebox.eventsources.stream_failures import iso_millis
-from firebox.eventsources.streams import Page, Position, Shard, StreamPoller, StreamRecord
+from firebox.eventsources.streams import Page, Position, ServiceSource, Shard, StreamPoller, StreamRecord
 from firebox.models.mappings import EventSourceMapping
 
 READ_LIMIT = 10_000
 """GetRecords' largest Limit."""
 
 
-class KinesisSource:
+class KinesisSource(ServiceSource):
     kind = "kinesis"
     batch_info = "KinesisBatchInfo"
     poll_interval = 1.0
     """Lambda reads each shard about once a second."""
     seeks_timestamps = True
 
-    def __init__(self, mapping: EventSourceMapping, context: PollerContext) -> None:
-        self.context = context
-        self.arn = mapping.source_arn
-        self.region = self.arn.split(":")[3]
-        self.role = ""
-        lanes = int(mapping.params.get("ParallelizationFactor") or 1)
-        self.limit = min(READ_LIMIT, max(100, mapping.batch_size * lanes))
-
-    async def _call(self, operation: str, **params: Any) -> Any:
-        return await self.context.clients.call("kinesis", self.region, operation, **params)
+    service = "kinesis"
+    read_limit = READ_LIMIT
 
     async def shards(self) -> list[Shard]:
         shards: list[Shard] = []

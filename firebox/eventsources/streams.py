@@ -110,6 +110,26 @@ class StreamSource(Protocol):
         ...
 
 
+class ServiceSource:
+    """What the Kinesis and DynamoDB Streams sources share: the stream, its region, the read limit a mapping's
+    batches need, and calls to `service` through the context's clients."""
+
+    service: str
+    read_limit: int
+    """The service's largest GetRecords Limit."""
+
+    def __init__(self, mapping: EventSourceMapping, context: PollerContext) -> None:
+        self.context = context
+        self.arn = mapping.source_arn
+        self.region = self.arn.split(":")[3]
+        self.role = ""
+        lanes = int(mapping.params.get("ParallelizationFactor") or 1)
+        self.limit = min(self.read_limit, max(100, mapping.batch_size * lanes))
+
+    async def _call(self, operation: str, **params: Any) -> Any:
+        return await self.context.clients.call(self.service, self.region, operation, **params)
+
+
 def _code(exc: Exception) -> str:
     return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
 
@@ -228,8 +248,8 @@ class StreamPoller:
             ref = router.resolve(self.mapping.function_name, self.mapping.qualifier)
             self.function_arn = ref.arn
             self.source.role = (await router.configuration(ref)).role
-        except FireboxError:
-            pass  # the function is gone or not active: the invocations will say so
+        except FireboxError as exc:  # gone or not active: its invocations report it; the ARN and role wait
+            log.info("no identity yet for the function of mapping %s: %s", self.mapping.uuid, exc.message)
 
     def shard(self, shard_id: str) -> Shard | None:
         return self.listed.get(shard_id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from abc import ABC, abstractmethod
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -47,13 +48,13 @@ class InvalidSchedule(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(ABC):
     expression: str
     timezone: str = "UTC"
 
+    @abstractmethod
     def next_after(self, after: datetime) -> datetime | None:
         """The first tick strictly after `after` (an aware datetime), in UTC; None when no tick is left."""
-        raise NotImplementedError
 
     def anchored(self, start: datetime) -> Schedule:
         """This schedule with its ticks pinned to `start`: only rates change (ticks at `start + k·period`)."""

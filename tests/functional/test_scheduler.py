@@ -338,7 +338,7 @@ def test_a_restart_resumes_schedules_and_fires_a_missed_tick_once(tmp_path: Path
 
 @pytest.fixture
 def sqs_server(tmp_path: Path, moto_endpoint: str) -> Iterator[RunningServer]:
-    running = start_configured_server(tmp_path, f'aws_endpoint_url_sqs = "{moto_endpoint}"\n')
+    running = start_configured_server(tmp_path, f'aws_endpoint_url_sqs = "{moto_endpoint}"\nasync_retry_scale = 0.01\n')
     yield running
     running.stop()
 
